@@ -1,0 +1,1 @@
+"""hdr_mcp.models (see DESIGN: later issues)."""

@@ -1,0 +1,1 @@
+"""hdr_mcp.pipelines (see DESIGN: later issues)."""

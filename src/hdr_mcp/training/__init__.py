@@ -1,0 +1,1 @@
+"""hdr_mcp.training (see DESIGN: later issues)."""
