@@ -1,0 +1,450 @@
+"""Worker process: claims queued jobs from the store and runs their handlers.
+
+Run one worker per GPU (``CUDA_VISIBLE_DEVICES=1 hdr-mcp worker``); each claims the oldest
+queued job, runs ``handler(params, ctx)`` in its main thread (so signals reach it) while a
+daemon thread keeps its heartbeat fresh, and records the outcome:
+
+- handler returns a JSON-able value -> ``succeeded`` with that result;
+- handler raises -> ``failed`` with ``"ExceptionType: message"`` (an :class:`HdrMcpError`'s
+  message verbatim) and the traceback in the job log;
+- handler raises :class:`JobCancelled` (after ``ctx.should_stop()``) -> ``cancelled`` when a
+  client cancelled it; when the worker itself is stopping (SIGTERM/SIGINT) -> requeued if
+  resumable with attempts left, else ``failed`` ("worker stopped: ...").
+
+SIGTERM or SIGINT asks for a graceful stop: ``ctx.should_stop()`` turns true and the worker
+exits after the current job. A second signal interrupts a handler that does not cooperate.
+A worker killed outright (SIGKILL, OOM killer, power) is detected by :meth:`JobStore.reap`,
+which every worker runs at start and while idle.
+
+``python -m hdr_mcp.jobs.worker --home H [--burst]`` runs one; ``hdr-mcp worker`` calls
+:func:`run_worker`; :func:`ensure_worker` starts a detached one for the MCP server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import string
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hdr_mcp.errors import HdrMcpError, InvalidArgument
+from hdr_mcp.jobs.context import JobCancelled, StoreContext
+from hdr_mcp.jobs.handlers import handlers as handler_table
+from hdr_mcp.jobs.handlers import resolve
+from hdr_mcp.jobs.store import (
+    DEFAULT_STALE_AFTER_S,
+    Job,
+    JobFinished,
+    JobStatus,
+    JobStore,
+    default_home,
+)
+
+__all__ = ["Worker", "ensure_worker", "main", "new_worker_id", "run_worker"]
+
+_log = logging.getLogger("hdr_mcp.jobs.worker")
+
+
+class _WorkerInterrupted(BaseException):
+    """Raised inside a handler by a second stop signal. A BaseException, like
+    KeyboardInterrupt, so that a handler's ``except Exception`` does not swallow it."""
+
+
+def new_worker_id() -> str:
+    """A fresh worker id such as ``"w_k3x9q0bz2m"``."""
+    return "w_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
+
+
+def describe_exception(e: BaseException) -> str:
+    """One line for a job's ``error``: an HdrMcpError's own message, else ``"Type: message"``."""
+    if isinstance(e, HdrMcpError):
+        return str(e)
+    text = str(e)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _default_device() -> str | None:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return f"cuda (CUDA_VISIBLE_DEVICES={visible})" if visible else None
+
+
+class Worker:
+    """Claims and runs jobs from ``store`` until stopped (or, in burst mode, until idle).
+
+    Parameters
+    ----------
+    store
+        The job store.
+    worker_id
+        Id recorded in the ``workers`` table and on claimed jobs (default: a fresh one).
+    kinds
+        Only claim jobs of these kinds (default: any kind).
+    poll_s
+        Seconds between claims while the queue is empty.
+    heartbeat_s
+        Seconds between heartbeats; keep it well below ``stale_after_s``.
+    device
+        Device label recorded in the ``workers`` table (e.g. ``"cuda:0"``); default describes
+        ``$CUDA_VISIBLE_DEVICES`` when set. Only recorded: the handler picks its device.
+    stale_after_s
+        Heartbeat age after which other workers are presumed dead when this one reaps.
+    progress_interval_s, stop_poll_s
+        Throttles of :class:`StoreContext`.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        worker_id: str | None = None,
+        kinds: Sequence[str] | None = None,
+        poll_s: float = 0.5,
+        heartbeat_s: float = 2.0,
+        *,
+        device: str | None = None,
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        progress_interval_s: float = 0.1,
+        stop_poll_s: float = 0.2,
+    ) -> None:
+        if kinds is not None:
+            known = handler_table()
+            kinds = tuple(kinds)
+            for kind in kinds:
+                if kind not in known:
+                    raise InvalidArgument(
+                        "kinds", kind, f"unknown job kind; known kinds: {', '.join(sorted(known))}"
+                    )
+        for name, value in (("poll_s", poll_s), ("heartbeat_s", heartbeat_s),
+                            ("stale_after_s", stale_after_s)):
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise InvalidArgument(name, value, "must be a positive number of seconds")
+        self.store = store
+        self.worker_id = worker_id or new_worker_id()
+        self.kinds = kinds
+        self.poll_s = float(poll_s)
+        self.heartbeat_s = float(heartbeat_s)
+        self.device = device if device is not None else _default_device()
+        self.stale_after_s = float(stale_after_s)
+        self.progress_interval_s = progress_interval_s
+        self.stop_poll_s = stop_poll_s
+        self._stop = threading.Event()
+        self._current: tuple[str, StoreContext] | None = None
+        self._in_handler = False
+
+    # -- control -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the worker to stop after (or, if the handler cooperates, during) the current job."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self._stop.is_set() and self._in_handler:
+            _log.warning("worker %s: second %s, interrupting the running handler",
+                         self.worker_id, name)
+            raise _WorkerInterrupted(name)
+        _log.info("worker %s: %s, stopping after the current job", self.worker_id, name)
+        self._stop.set()
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        # signal.signal only works in the main thread; a worker run from a test thread
+        # is stopped with .stop() instead.
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    # -- main loop ---------------------------------------------------------------------------
+
+    def run(self, burst: bool = False) -> int:
+        """Claim and run jobs; returns how many jobs this worker ran.
+
+        ``burst=True`` returns as soon as the queue is empty (tests, batch scripts);
+        otherwise runs until :meth:`stop` or SIGTERM/SIGINT.
+        """
+        self.store.register_worker(self.worker_id, device=self.device)
+        _log.info("worker %s (pid %d) started on %s", self.worker_id, os.getpid(),
+                  self.store.home)
+        beat_stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat_loop, args=(beat_stop,),
+                                name=f"heartbeat-{self.worker_id}", daemon=True)
+        ran = 0
+        try:
+            with self._signals():
+                beat.start()
+                self._reap()
+                last_reap = time.monotonic()
+                while not self._stop.is_set():
+                    job = self.store.claim(self.worker_id, self.kinds)
+                    if job is None:
+                        if burst:
+                            break
+                        if time.monotonic() - last_reap > self.stale_after_s / 2:
+                            self._reap()
+                            last_reap = time.monotonic()
+                        self._stop.wait(self.poll_s)
+                        continue
+                    self.run_job(job)
+                    ran += 1
+        finally:
+            beat_stop.set()
+            if beat.is_alive():
+                beat.join(timeout=self.heartbeat_s + 5)
+            self.store.stop_worker(self.worker_id)
+            _log.info("worker %s stopped after %d job(s)", self.worker_id, ran)
+        return ran
+
+    def _reap(self) -> None:
+        for job in self.store.reap(self.stale_after_s):
+            _log.warning("reaped job %s of a dead worker: now %s", job.id, job.status.value)
+
+    def _heartbeat_loop(self, done: threading.Event) -> None:
+        while not done.wait(self.heartbeat_s):
+            current = self._current
+            try:
+                self.store.heartbeat(self.worker_id, current[0] if current else None)
+                if current is not None:
+                    current[1].flush()
+            except Exception:  # a locked or vanished database must not kill the heartbeat
+                _log.exception("worker %s: heartbeat failed", self.worker_id)
+
+    # -- one job -----------------------------------------------------------------------------
+
+    def run_job(self, job: Job) -> Job:
+        """Run a job this worker has claimed and record its outcome; returns the final state."""
+        ctx = StoreContext(
+            self.store, job.id, stop_event=self._stop,
+            progress_interval_s=self.progress_interval_s, stop_poll_s=self.stop_poll_s,
+        )
+        self._current = (job.id, ctx)
+        try:
+            self._run_handler(job, ctx)
+        finally:
+            self._current = None
+        return self.store.get(job.id)
+
+    def _run_handler(self, job: Job, ctx: StoreContext) -> None:
+        try:
+            handler = resolve(job.kind)
+            ctx.log(f"running on worker {self.worker_id} (pid {os.getpid()})")
+            self._in_handler = True
+            try:
+                result = handler(dict(job.params), ctx)
+            finally:
+                self._in_handler = False
+            ctx.flush()
+        except JobCancelled as e:
+            self._stopped(job, ctx, str(e))
+        except _WorkerInterrupted:
+            self._stopped(job, ctx, "interrupted by a second stop signal")
+        except Exception as e:
+            self._record(job, "fail", describe_exception(e), tb=traceback.format_exc())
+        else:
+            if ctx.stop_observed:
+                self._stopped(job, ctx, "handler returned after should_stop()")
+                return
+            try:
+                json.dumps(result, allow_nan=False, sort_keys=True)
+            except (TypeError, ValueError) as e:
+                self._record(job, "fail", f"handler returned a result that is not JSON: {e}")
+                return
+            self._record(job, "succeed", result)
+
+    def _stopped(self, job: Job, ctx: StoreContext, why: str) -> None:
+        """The handler stopped early: cancelled by a client, or its worker is shutting down."""
+        if self.store.cancel_requested(job.id) or not self._stop.is_set():
+            self._record(job, "mark_cancelled", None)
+            return
+        reason = (f"worker stopped: worker {self.worker_id} (pid {os.getpid()}) was shut down "
+                  f"before the job finished ({why})")
+        if job.resumable and job.attempts < job.max_attempts:
+            self._record(job, "requeue", reason)
+        else:
+            self._record(job, "fail", reason)
+
+    def _record(self, job: Job, action: str, value: Any, tb: str | None = None) -> None:
+        try:
+            if tb is not None:
+                self.store.append_log(job.id, tb.rstrip(), "error")
+            if action == "mark_cancelled":
+                applied = self.store.mark_cancelled(job.id, worker_id=self.worker_id)
+            else:
+                applied = getattr(self.store, action)(job.id, value, worker_id=self.worker_id)
+        except JobFinished as e:
+            applied = False
+            _log.warning("job %s: %s", job.id, e)
+        if not applied:
+            # Reaped while we ran (our heartbeat looked stale) and handed to someone else:
+            # their record wins.
+            _log.warning("job %s: not recorded as %s, worker %s no longer owns it",
+                         job.id, action, self.worker_id)
+        else:
+            status = self.store.get(job.id).status
+            _log.info("job %s (%s): %s", job.id, job.kind, status.value)
+
+
+def run_worker(
+    home: Path | str | None = None,
+    *,
+    burst: bool = False,
+    worker_id: str | None = None,
+    kinds: Sequence[str] | None = None,
+    poll_s: float = 0.5,
+    heartbeat_s: float = 2.0,
+    device: str | None = None,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+) -> int:
+    """Run a worker on the store in ``home`` (default :func:`default_home`) in this process.
+
+    Returns the number of jobs it ran. This is what ``hdr-mcp worker`` calls.
+    """
+    store = JobStore(Path(home) if home is not None else default_home())
+    try:
+        worker = Worker(store, worker_id, kinds, poll_s, heartbeat_s, device=device,
+                        stale_after_s=stale_after_s)
+        return worker.run(burst=burst)
+    finally:
+        store.close()
+
+
+# -- detached workers for the MCP server ------------------------------------------------------
+
+# A throw-away interpreter starts the worker and exits at once, so the worker is not our
+# child: the server never leaves a zombie behind or warns about a still-running Popen, and
+# the worker (in its own session) outlives the server.
+_LAUNCHER = """\
+import json, subprocess, sys
+a = json.loads(sys.argv[1])
+with open(a["log"], "ab") as err:
+    p = subprocess.Popen(a["cmd"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=err, start_new_session=True, close_fds=True)
+print(p.pid)
+"""
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, timeout_s: float) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; a duplicate worker is harmless, just wasteful
+        yield
+        return
+    with open(path, "a+b") as f:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise HdrMcpError(f"timed out after {timeout_s} s waiting for {path}") from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def ensure_worker(
+    home: Path | str | None = None,
+    *,
+    python: str = sys.executable,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    worker_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    lock_timeout_s: float = 30.0,
+) -> int | None:
+    """Start a detached worker on ``home`` unless one is alive; returns its pid, or ``None``.
+
+    Alive means not stopped, heartbeat fresher than ``stale_after_s`` and, on this host, a
+    live pid. An exclusive ``flock`` on ``home/worker.lock`` plus registering the new worker
+    before the lock is released make concurrent calls (two MCP servers starting together)
+    spawn exactly one. The worker's stderr goes to ``home/logs/worker-<time>-<id>.log``.
+    ``worker_args`` are extra command-line options (e.g. ``["--heartbeat-s", "0.5"]``);
+    ``env`` replaces the environment passed to the worker.
+    """
+    home = Path(home).expanduser() if home is not None else default_home()
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with _file_lock(home / "worker.lock", lock_timeout_s):
+        store = JobStore(home)
+        try:
+            if store.workers(alive_only=True, stale_after_s=stale_after_s):
+                return None
+            worker_id = new_worker_id()
+            log_path = logs / f"worker-{time.strftime('%Y%m%d-%H%M%S')}-{worker_id}.log"
+            cmd = [python, "-m", "hdr_mcp.jobs.worker", "--home", str(home),
+                   "--worker-id", worker_id, "--stale-after-s", str(stale_after_s),
+                   *worker_args]
+            launched = subprocess.run(
+                [python, "-I", "-S", "-c", _LAUNCHER,
+                 json.dumps({"cmd": cmd, "log": str(log_path)})],
+                capture_output=True, text=True, timeout=60,
+                env=None if env is None else dict(env), check=False,
+            )
+            if launched.returncode != 0:
+                raise HdrMcpError(
+                    f"could not start a worker with {python}: {launched.stderr.strip()}"
+                )
+            pid = int(launched.stdout.strip())
+            # Registered now (the worker refreshes the row when it starts), so a concurrent
+            # caller that gets the lock next sees a live worker.
+            store.register_worker(worker_id, pid=pid)
+            _log.info("started worker %s (pid %d), log %s", worker_id, pid, log_path)
+            return pid
+        finally:
+            store.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m hdr_mcp.jobs.worker --home H [--burst] [--worker-id ID] ...``"""
+    parser = argparse.ArgumentParser(prog="python -m hdr_mcp.jobs.worker",
+                                     description="Run an hdr-mcp job worker.")
+    parser.add_argument("--home", type=Path, default=None,
+                        help="job store directory (default: $HDR_MCP_HOME or the user data dir)")
+    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--worker-id", default=None)
+    parser.add_argument("--kinds", default=None, help="comma-separated job kinds to claim")
+    parser.add_argument("--poll-s", type=float, default=0.5)
+    parser.add_argument("--heartbeat-s", type=float, default=2.0)
+    parser.add_argument("--stale-after-s", type=float, default=DEFAULT_STALE_AFTER_S)
+    parser.add_argument("--device", default=None, help="device label to record, e.g. cuda:0")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
+    try:
+        run_worker(args.home, burst=args.burst, worker_id=args.worker_id, kinds=kinds,
+                   poll_s=args.poll_s, heartbeat_s=args.heartbeat_s, device=args.device,
+                   stale_after_s=args.stale_after_s)
+    except HdrMcpError as e:
+        print(f"hdr-mcp worker: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

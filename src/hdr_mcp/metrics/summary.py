@@ -1,0 +1,105 @@
+"""One-file summary behind ``hdr-mcp inspect`` and the ``inspect_hdr`` tool.
+
+The statistics are computed on the colour channels (alpha excluded) of the pixels as stored,
+scene-linear for EXR and Radiance files, code values in [0, 1] for SDR files. Non-finite
+values are counted, then left out of every other statistic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hdr_mcp.metrics.range import DEFAULT_HIGH_PERCENTILE, DEFAULT_LOW_PERCENTILE, dynamic_range_stops
+
+DEFINITIONS = {
+    "min": "smallest finite value over the colour channels",
+    "max": "largest finite value over the colour channels",
+    "mean": "mean of the finite colour values",
+    "peak_luminance": "largest luminance Y (from the file's colour space; BT.709 if untagged), scene-linear units",
+    "peak_nits": "peak_luminance x 100 cd/m^2 (scene-linear 1.0 = 100 nits)",
+    "dynamic_range_stops": (
+        f"log2(P{DEFAULT_HIGH_PERCENTILE:g} / P{DEFAULT_LOW_PERCENTILE:g}) of the positive luminance values"
+    ),
+    "fraction_above_1": "fraction of pixels whose largest colour channel exceeds 1.0",
+    "negative_count": "colour values below 0 (legal scene-linear, out of gamut)",
+    "nan_count": "NaN colour values",
+    "inf_count": "infinite colour values",
+}
+
+
+def summarize(path: Path | str, *, keep_pixels: bool = False) -> dict[str, Any] | tuple[dict[str, Any], np.ndarray]:
+    """Describe the image at ``path``: header facts, statistics and their definitions.
+
+    Returns a JSON-safe dict; with ``keep_pixels`` also the float32 pixels (for a preview).
+    """
+    from hdr_mcp.color import luminance
+    from hdr_mcp.io import read_image
+
+    image = read_image(path)
+    info = image.info
+    pixels = image.pixels
+    color = pixels[..., :3] if pixels.shape[-1] >= 3 else pixels[..., :1]
+    finite = np.isfinite(color)
+    nan_count = int(np.count_nonzero(np.isnan(color)))
+    inf_count = int(color.size - np.count_nonzero(finite) - nan_count)
+    clean = np.where(finite, color, 0.0).astype(np.float32, copy=False)
+    colorspace = info.colorspace or "lin_rec709"
+    lum = luminance(clean, colorspace) if clean.shape[-1] == 3 else clean[..., 0]
+    values = color[finite]
+    stats: dict[str, Any] = {
+        "min": float(values.min()) if values.size else None,
+        "max": float(values.max()) if values.size else None,
+        "mean": float(values.mean(dtype=np.float64)) if values.size else None,
+        "peak_luminance": float(lum.max()),
+        "peak_nits": float(lum.max()) * 100.0,
+        "dynamic_range_stops": float(dynamic_range_stops(lum)),
+        "fraction_above_1": float(np.mean(clean.max(axis=-1) > 1.0)),
+        "negative_count": int(np.count_nonzero(values < 0)),
+        "nan_count": nan_count,
+        "inf_count": inf_count,
+        "definitions": DEFINITIONS,
+    }
+    summary = {
+        "path": str(info.path),
+        "file_format": info.file_format,
+        "width": info.width,
+        "height": info.height,
+        "channels": list(info.channels),
+        "dtype": info.dtype,
+        "bit_depth": info.bit_depth,
+        "colorspace": info.colorspace,
+        "transfer": info.transfer,
+        "compression": info.compression,
+        "stats": stats,
+        "attributes": info.attributes,
+    }
+    return (summary, pixels) if keep_pixels else summary
+
+
+def render_summary(summary: dict[str, Any], console: Any) -> None:
+    """Print a summary as a rich table (the CLI's human output)."""
+    from rich.table import Table
+
+    head = (
+        f"{summary['path']}\n{summary['width']}x{summary['height']} {summary['file_format'].upper()} "
+        f"{','.join(summary['channels'])} {summary['dtype']}  colour space: {summary['colorspace'] or 'untagged'}"
+        f"  compression: {summary['compression'] or '-'}"
+    )
+    table = Table(title=head, title_justify="left")
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    table.add_column("definition", style="dim")
+    for key, definition in summary["stats"]["definitions"].items():
+        value = summary["stats"][key]
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value), definition)
+    console.print(table)
+    if summary["attributes"]:
+        attrs = Table(title="header attributes", title_justify="left")
+        attrs.add_column("name")
+        attrs.add_column("value")
+        for name, value in summary["attributes"].items():
+            attrs.add_row(name, str(value)[:120])
+        console.print(attrs)

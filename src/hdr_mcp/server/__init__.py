@@ -1,0 +1,82 @@
+"""MCP protocol layer: tools, resources and prompts over the job store.
+
+Nothing here imports torch, diffusers or peft; ``hdr-mcp`` answers ``initialize`` quickly and
+leaves GPU work to ``hdr_mcp.jobs`` workers.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from pathlib import Path
+from typing import Any
+
+from hdr_mcp.errors import InvalidArgument
+from hdr_mcp.server.config import ServerConfig, WorkerMode
+
+__all__ = ["ServerConfig", "build_server", "run_server"]
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def build_server(config: ServerConfig):
+    """The configured ``MCPServer`` (see :mod:`hdr_mcp.server.app`)."""
+    from hdr_mcp.server.app import build_server as _build
+
+    return _build(config)
+
+
+class BearerTokenMiddleware:
+    """ASGI middleware refusing requests without ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            if not hmac.compare_digest(headers.get(b"authorization", b""), self.expected):
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": b"missing or wrong bearer token\n"})
+                return
+        await self.app(scope, receive, send)
+
+
+def run_server(
+    *,
+    http: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    roots: list[Path] | None = None,
+    output_dir: Path | None = None,
+    home: Path | None = None,
+    worker: WorkerMode = "spawn",
+) -> None:
+    """Serve stdio (default) or streamable HTTP.
+
+    Binding a non-loopback ``host`` requires ``HDR_MCP_TOKEN``; every HTTP request must then
+    carry it as a bearer token. On loopback the token is optional but enforced when set.
+    """
+    config = ServerConfig.from_env(home=home, roots=roots, output_dir=output_dir, worker=worker)
+    if not http:
+        build_server(config).run()
+        return
+    token = os.environ.get("HDR_MCP_TOKEN", "")
+    loopback = host in LOOPBACK_HOSTS
+    if not loopback and not token:
+        raise InvalidArgument("host", host, "serving on a non-loopback address needs a bearer token: set HDR_MCP_TOKEN")
+    if not 0 < port < 65536:
+        raise InvalidArgument("port", port, "expected 1..65535")
+    import uvicorn
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    security = None
+    if not loopback:
+        # DNS-rebinding protection only knows loopback names; with a token every request is
+        # authenticated, so the Host check is relaxed for the address we bind.
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    app = build_server(config).streamable_http_app(host=host, transport_security=security)
+    asgi = BearerTokenMiddleware(app, token) if token else app
+    uvicorn.run(asgi, host=host, port=port, log_level="warning")

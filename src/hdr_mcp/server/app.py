@@ -1,0 +1,422 @@
+"""The MCP server: a thin protocol layer over the job store.
+
+Tools validate their arguments and paths here, submit a job, and wait a bounded time
+(``wait_seconds``, at most 110 s) while relaying the job's progress to the client. A job still
+running then comes back as a handle for ``get_job``; slow work is never an error. Results carry
+structured content, a small tone-mapped PNG preview and resource links to the files, never the
+EXRs themselves.
+
+This module imports no torch, diffusers or peft: GPU work happens in the worker process.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import (
+    CallToolResult,
+    ImageContent,
+    ResourceLink,
+    TextContent,
+    ToolAnnotations,
+)
+from pydantic import Field
+
+from hdr_mcp import __version__
+from hdr_mcp.errors import HdrMcpError
+from hdr_mcp.jobs.store import Job, JobStore
+from hdr_mcp.server.config import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, ServerConfig
+from hdr_mcp.server.previews import preview_png
+from hdr_mcp.server.prompts import register_prompts
+from hdr_mcp.server.schemas import InspectView, JobList, JobView
+
+log = logging.getLogger("hdr_mcp.server")
+
+INSTRUCTIONS = """\
+hdr-mcp makes and measures scene-referred linear HDR images (half-float OpenEXR, scene-linear
+1.0 = diffuse white, highlights far above 1.0, nothing clamped).
+- sdr_to_hdr_video converts SDR images, frame folders or videos to EXR frames.
+- evaluate measures an HDR result (PU21-PSNR/SSIM, Delta E ITP, peak, dynamic range, ...).
+- inspect_hdr summarises one file. Long tools return a job handle after wait_seconds:
+  call get_job(job_id, wait_seconds=60) until status is succeeded, failed or cancelled.
+Paths are resolved inside the server's allowed roots."""
+
+WaitSeconds = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description="How long to wait for the result before returning a job handle "
+        f"(seconds, at most {MAX_WAIT_SECONDS:g}).",
+    ),
+]
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+WRITES_NEW_FILES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+
+
+def _iso(ts: Any) -> str | None:
+    if ts is None:
+        return None
+    if isinstance(ts, (int, float)):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    return str(ts)
+
+
+def _status(job: Job) -> str:
+    return getattr(job.status, "value", job.status)
+
+
+def job_view(job: Job) -> JobView:
+    status = _status(job)
+    if status in ("queued", "running"):
+        next_step = f"call get_job(job_id='{job.id}', wait_seconds=60) to wait for the result"
+    elif status == "succeeded":
+        next_step = "done: read result; files are linked as resources"
+    else:
+        next_step = "finished without a result"
+    return JobView(
+        job_id=job.id,
+        kind=job.kind,
+        status=status,
+        progress=float(job.progress or 0.0),
+        total=job.total,
+        message=job.message or "",
+        result=job.result,
+        error=job.error,
+        created_at=_iso(job.created_at),
+        started_at=_iso(job.started_at),
+        finished_at=_iso(job.finished_at),
+        next_step=next_step,
+    )
+
+
+class HdrServer:
+    """Owns the configuration, the job store and (in thread mode) an in-process worker."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.store = JobStore(config.home)
+        self._worker_thread: threading.Thread | None = None
+        self._worker_lock = threading.Lock()
+
+    # -- worker ------------------------------------------------------------------------------
+
+    def ensure_worker(self) -> None:
+        """Make sure something will run the queued jobs (see ``ServerConfig.worker``)."""
+        if self.config.worker == "none":
+            return
+        if self.config.worker == "spawn":
+            from hdr_mcp.jobs.worker import ensure_worker
+
+            ensure_worker(self.config.home)
+            return
+        with self._worker_lock:
+            if self._worker_thread is None or not self._worker_thread.is_alive():
+                from hdr_mcp.jobs.worker import Worker
+
+                worker = Worker(self.store, worker_id=f"inproc-{id(self):x}", poll_s=0.1)
+                self._worker_thread = threading.Thread(
+                    target=worker.run, kwargs={"burst": True}, name="hdr-mcp-worker", daemon=True
+                )
+                self._worker_thread.start()
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def submit(self, kind: str, params: dict[str, Any]) -> Job:
+        job = self.store.submit(kind, params)
+        self.ensure_worker()
+        return job
+
+    async def wait(self, job_id: str, wait_seconds: float, ctx: Context | None) -> Job:
+        """Poll the store until the job finishes or ``wait_seconds`` pass, relaying progress."""
+        deadline = time.monotonic() + min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
+        last_reported = -1.0
+        while True:
+            job = await anyio.to_thread.run_sync(self.store.get, job_id)
+            progress = float(job.progress or 0.0)
+            if ctx is not None and progress > last_reported:
+                # MCP progress must increase strictly; the store keeps it monotone per job.
+                await ctx.report_progress(progress, job.total, job.message or _status(job))
+                last_reported = progress
+            if job.finished or time.monotonic() >= deadline:
+                return job
+            if self.config.worker == "thread":
+                self.ensure_worker()  # the burst worker exits when the queue runs dry
+            await anyio.sleep(0.2)
+
+    # -- results -----------------------------------------------------------------------------
+
+    def file_uri(self, path: Path) -> str:
+        path = Path(path).resolve()
+        if path.is_relative_to(self.config.output_dir):
+            return "hdr://files/" + path.relative_to(self.config.output_dir).as_posix()
+        return path.as_uri()
+
+    def links(self, paths: list[tuple[str, str, str]]) -> list[ResourceLink]:
+        """Resource links for (path, name, mime type) triples that exist."""
+        out = []
+        for path, name, mime in paths:
+            p = Path(path)
+            if p.exists():
+                out.append(
+                    ResourceLink(
+                        type="resource_link",
+                        uri=self.file_uri(p),
+                        name=name,
+                        mime_type=mime,
+                        size=p.stat().st_size if p.is_file() else None,
+                    )
+                )
+        return out
+
+    def job_result(self, job: Job) -> CallToolResult:
+        """A tool result for a job: structured state, preview image and links when finished."""
+        view = job_view(job)
+        status = view.status
+        if status == "failed":
+            raise ToolError(f"job {job.id} ({job.kind}) failed: {job.error}")
+        if status == "cancelled":
+            raise ToolError(f"job {job.id} ({job.kind}) was cancelled")
+        content: list[Any] = [TextContent(type="text", text=_summary_text(view))]
+        if status == "succeeded" and job.result:
+            preview = job.result.get("preview_png") or job.result.get("report_png")
+            if preview and Path(preview).exists():
+                content.append(
+                    ImageContent(
+                        type="image",
+                        data=base64.b64encode(preview_png(Path(preview))).decode("ascii"),
+                        mime_type="image/png",
+                    )
+                )
+            content.extend(self.links(_result_files(job.result)))
+        content.append(
+            ResourceLink(type="resource_link", uri=f"hdr://jobs/{job.id}", name=f"job {job.id}",
+                         mime_type="application/json")
+        )
+        return CallToolResult(content=content, structured_content=view.model_dump(mode="json"))
+
+
+def _summary_text(view: JobView) -> str:
+    if view.status == "succeeded" and view.result is not None:
+        metrics = view.result.get("metrics")
+        body = json.dumps(metrics if metrics is not None else view.result, indent=1, default=str)
+        if len(body) > 4000:
+            body = body[:4000] + " ..."
+        return f"job {view.job_id} ({view.kind}) succeeded.\n{body}"
+    total = f"/{view.total:g}" if view.total else ""
+    return (
+        f"job {view.job_id} ({view.kind}) is {view.status}: {view.progress:g}{total} "
+        f"{view.message}. Next: {view.next_step}."
+    )
+
+
+_MIME = {".exr": "image/x-exr", ".png": "image/png", ".json": "application/json", ".mp4": "video/mp4"}
+
+
+def _result_files(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Files a handler result points at, as (path, name, mime) for resource links."""
+    found: list[tuple[str, str, str]] = []
+    for key, value in result.items():
+        values = value if isinstance(value, list) else [value]
+        for v in values[:8]:  # a sequence is linked by its first frames, not thousands of links
+            if isinstance(v, str) and Path(v).suffix.lower() in _MIME and Path(v).is_absolute():
+                found.append((v, f"{key}: {Path(v).name}", _MIME[Path(v).suffix.lower()]))
+    return found
+
+
+def _tool_error(exc: Exception) -> ToolError:
+    return ToolError(str(exc))
+
+
+def build_server(config: ServerConfig) -> MCPServer:
+    """Create the MCP server with all tools, resources and prompts."""
+    hdr = HdrServer(config)
+    mcp = MCPServer(
+        name="hdr-mcp",
+        title="hdr-mcp: scene-linear HDR for VFX",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+    )
+
+    def resolve_input(argument: str, value: str) -> Path:
+        """An input that is a file, a folder of frames, or a printf/glob frame pattern."""
+        if any(ch in Path(value).name for ch in "%*?["):
+            parent = config.resolve(argument, str(Path(value).parent) or ".", kind="dir")
+            return parent / Path(value).name
+        return config.resolve(argument, value)
+
+    # -- tools -------------------------------------------------------------------------------
+
+    @mcp.tool(title="Evaluate an HDR result", annotations=WRITES_NEW_FILES)
+    async def evaluate(
+        prediction: Annotated[str, Field(description="HDR image (EXR/.hdr) or frame folder/pattern to measure.")],
+        reference: Annotated[
+            str | None, Field(description="Ground-truth image or frame sequence; omit for no-reference metrics.")
+        ] = None,
+        nits_per_unit: Annotated[
+            float, Field(gt=0, le=10000, description="Absolute scale: cd/m^2 of scene-linear 1.0 (echoed in the result).")
+        ] = 100.0,
+        output_dir: Annotated[str | None, Field(description="Folder for the JSON and PNG report.")] = None,
+        wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+        ctx: Context | None = None,
+    ) -> Annotated[CallToolResult, JobView]:
+        """Measure an HDR image or sequence: PU21-PSNR/SSIM, Delta E ITP, peak, dynamic range,
+        clipped fraction (and flicker, frame-to-frame PSNR for sequences). Writes a JSON and a
+        PNG report."""
+        try:
+            params = {
+                "prediction": str(resolve_input("prediction", prediction)),
+                "reference": str(resolve_input("reference", reference)) if reference else None,
+                "nits_per_unit": nits_per_unit,
+                "output_dir": str(config.resolve_output("output_dir", output_dir, f"evaluate-{_stamp()}")),
+            }
+            job = hdr.submit("evaluate", params)
+        except HdrMcpError as e:
+            raise _tool_error(e) from e
+        return hdr.job_result(await hdr.wait(job.id, wait_seconds, ctx))
+
+    @mcp.tool(title="Convert SDR images or video to HDR EXR frames", annotations=WRITES_NEW_FILES)
+    async def sdr_to_hdr_video(
+        input: Annotated[str, Field(description="SDR image (PNG/JPEG/TIFF), folder or pattern of frames, or a video file.")],
+        method: Annotated[Literal["classical"], Field(description="Conversion method. 'classical': inverse tone mapping, no model weights.")] = "classical",
+        output_dir: Annotated[str | None, Field(description="Folder for EXR frames and previews (default: a new folder in the output directory).")] = None,
+        start: Annotated[int, Field(ge=0, description="First frame index (0-based).")] = 0,
+        stop: Annotated[int | None, Field(ge=1, description="Stop before this frame index; omit for all frames.")] = None,
+        colorspace: Annotated[
+            Literal["lin_rec709", "lin_rec2020", "acescg", "aces2065_1", "lin_awg3", "lin_awg4", "lin_p3d65"],
+            Field(description="Scene-linear colour space of the EXRs."),
+        ] = "lin_rec709",
+        compression: Annotated[
+            Literal["none", "zip", "zips", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab", "rle"],
+            Field(description="EXR compression (zip/piz are lossless)."),
+        ] = "zip",
+        target_peak: Annotated[float, Field(gt=100, le=10000, description="Peak luminance of the expansion in cd/m^2.")] = 1000.0,
+        wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+        ctx: Context | None = None,
+    ) -> Annotated[CallToolResult, JobView]:
+        """Convert SDR footage to scene-linear half-float EXR frames plus a tone-mapped preview
+        MP4/PNG. Parameters are fixed per shot (no per-frame pumping)."""
+        try:
+            if stop is not None and stop <= start:
+                raise ToolError(f"stop={stop!r}: must be greater than start={start}")
+            params = {
+                "input": str(resolve_input("input", input)),
+                "method": method,
+                "output_dir": str(config.resolve_output("output_dir", output_dir, f"sdr_to_hdr-{_stamp()}")),
+                "start": start,
+                "stop": stop,
+                "colorspace": colorspace,
+                "compression": compression,
+                "target_peak": target_peak,
+            }
+            job = hdr.submit("sdr_to_hdr_video", params)
+        except HdrMcpError as e:
+            raise _tool_error(e) from e
+        return hdr.job_result(await hdr.wait(job.id, wait_seconds, ctx))
+
+    @mcp.tool(title="Inspect an HDR image", annotations=READ_ONLY)
+    async def inspect_hdr(
+        path: Annotated[str, Field(description="EXR, Radiance .hdr, PNG, TIFF or JPEG file.")],
+    ) -> Annotated[CallToolResult, InspectView]:
+        """Resolution, channels, colour space, compression, min/max/mean, peak luminance,
+        dynamic range in stops, fraction above 1.0, NaN/Inf counts, metadata, and a preview."""
+        from hdr_mcp.metrics.summary import summarize
+
+        try:
+            resolved = config.resolve("path", path, kind="file")
+            summary, pixels = await anyio.to_thread.run_sync(lambda: summarize(resolved, keep_pixels=True))
+        except HdrMcpError as e:
+            raise _tool_error(e) from e
+        view = InspectView.model_validate(summary)
+        png = await anyio.to_thread.run_sync(lambda: preview_png(pixels))
+        return CallToolResult(
+            content=[
+                TextContent(type="text", text=json.dumps(view.stats, indent=1)),
+                ImageContent(type="image", data=base64.b64encode(png).decode("ascii"), mime_type="image/png"),
+            ],
+            structured_content=view.model_dump(mode="json"),
+        )
+
+    @mcp.tool(title="Get a job's state (long-poll)", annotations=READ_ONLY)
+    async def get_job(
+        job_id: Annotated[str, Field(description="Handle returned by a long-running tool.")],
+        wait_seconds: Annotated[
+            float, Field(ge=0, le=MAX_WAIT_SECONDS, description="Wait up to this long for the job to finish.")
+        ] = 0.0,
+        ctx: Context | None = None,
+    ) -> Annotated[CallToolResult, JobView]:
+        """State, progress and (when finished) the result of a job; waits up to wait_seconds
+        while sending progress."""
+        try:
+            job = await hdr.wait(job_id, wait_seconds, ctx)
+        except HdrMcpError as e:
+            raise _tool_error(e) from e
+        return hdr.job_result(job)
+
+    @mcp.tool(title="List jobs", annotations=READ_ONLY)
+    async def list_jobs(
+        status: Annotated[
+            Literal["queued", "running", "succeeded", "failed", "cancelled"] | None,
+            Field(description="Only jobs in this state."),
+        ] = None,
+        kind: Annotated[str | None, Field(description="Only jobs of this tool (e.g. 'evaluate').")] = None,
+        limit: Annotated[int, Field(ge=1, le=500, description="At most this many, newest first.")] = 20,
+    ) -> JobList:
+        """Recent jobs, newest first."""
+        jobs = await anyio.to_thread.run_sync(lambda: hdr.store.list(status=status, kind=kind, limit=limit))
+        return JobList(jobs=[job_view(j) for j in jobs])
+
+    @mcp.tool(
+        title="Cancel a job",
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
+    async def cancel_job(
+        job_id: Annotated[str, Field(description="Handle of a queued or running job.")],
+    ) -> JobView:
+        """Cancel a queued job at once, or ask a running one to stop at its next step.
+        Frames already written stay on disk."""
+        try:
+            job = await anyio.to_thread.run_sync(hdr.store.cancel, job_id)
+        except HdrMcpError as e:
+            raise _tool_error(e) from e
+        return job_view(job)
+
+    # -- resources ---------------------------------------------------------------------------
+
+    @mcp.resource("hdr://jobs/{job_id}", mime_type="application/json", description="A job's state, result and log.")
+    def job_resource(job_id: str) -> str:
+        job = hdr.store.get(job_id)
+        data = job_view(job).model_dump(mode="json")
+        data["log"] = [getattr(entry, "model_dump", lambda: entry)() for entry in hdr.store.logs(job_id)]
+        return json.dumps(data, indent=1, default=str)
+
+    @mcp.resource("hdr://files/{+path}", description="A file in the output directory (EXR, PNG, JSON, MP4).")
+    def file_resource(path: str) -> bytes:
+        from mcp.shared.path_security import safe_join
+
+        resolved = safe_join(str(config.output_dir), path)
+        if not resolved.is_file():
+            raise HdrMcpError(f"path={path!r}: no such file in the output directory")
+        return resolved.read_bytes()
+
+    register_prompts(mcp)
+    mcp.hdr = hdr  # type: ignore[attr-defined]  # tests and the demo reach the store through it
+    return mcp
+
+
+def _stamp() -> str:
+    import secrets
+
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)

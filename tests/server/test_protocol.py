@@ -1,0 +1,214 @@
+"""The MCP server through the SDK's real client, in-process, in both connection modes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+pytestmark = pytest.mark.anyio
+
+MODES = ["auto", "legacy"]
+
+EXPECTED_TOOLS = {
+    "cancel_job": {"read_only_hint": False, "destructive_hint": True},
+    "evaluate": {"read_only_hint": False, "destructive_hint": False},
+    "get_job": {"read_only_hint": True},
+    "inspect_hdr": {"read_only_hint": True},
+    "list_jobs": {"read_only_hint": True},
+    "sdr_to_hdr_video": {"read_only_hint": False, "destructive_hint": False},
+}
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def _text(result) -> str:
+    return "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_tool_list_snapshot(server, mode):
+    async with Client(server, mode=mode) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert set(tools) == set(EXPECTED_TOOLS)
+    for name, hints in EXPECTED_TOOLS.items():
+        tool = tools[name]
+        assert tool.description and tool.title
+        assert tool.output_schema is not None, name
+        annotations = tool.annotations.model_dump()
+        for key, value in hints.items():
+            assert annotations[key] == value, (name, key)
+        assert annotations["open_world_hint"] is False
+        for prop in tool.input_schema["properties"].values():
+            assert prop.get("description"), (name, prop)
+    evaluate = tools["evaluate"].input_schema
+    assert evaluate["required"] == ["prediction"]
+    assert evaluate["properties"]["nits_per_unit"]["default"] == 100.0
+    assert evaluate["properties"]["wait_seconds"]["maximum"] == 110
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_inspect_hdr_returns_stats_and_small_preview(server, workspace, mode):
+    async with Client(server, mode=mode) as client:
+        result = await client.call_tool("inspect_hdr", {"path": str(workspace / "ref.exr")})
+    assert not result.is_error, _text(result)
+    data = result.structured_content
+    assert data["file_format"] == "exr" and data["colorspace"] == "lin_rec709"
+    assert data["stats"]["max"] > 1.0  # real HDR: nothing clamped at 1.0
+    images = [c for c in result.content if c.type == "image"]
+    assert len(images) == 1
+    png = base64.b64decode(images[0].data)
+    assert len(png) < 400_000
+    from PIL import Image
+
+    assert max(Image.open(io.BytesIO(png)).size) <= 512
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_evaluate_against_reference(server, workspace, mode):
+    async with Client(server, mode=mode) as client:
+        result = await client.call_tool(
+            "evaluate",
+            {"prediction": "pred.exr", "reference": str(workspace / "ref.exr"), "wait_seconds": 100},
+        )
+    assert not result.is_error, _text(result)
+    view = result.structured_content
+    assert view["status"] == "succeeded"
+    metrics = view["result"]["metrics"]
+    assert {"pu21_psnr", "pu21_ssim", "delta_e_itp", "peak", "dynamic_range_stops", "clipped_fraction"} <= set(metrics)
+    assert view["result"]["nits_per_unit"] == 100.0
+    assert 20 < metrics["pu21_psnr"] < 80
+    links = [c for c in result.content if c.type == "resource_link"]
+    assert any(link.uri.startswith("hdr://jobs/") for link in links)
+    assert any(c.type == "image" for c in result.content)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_sdr_to_hdr_then_get_job_and_resources(server, workspace, mode):
+    progress: list[float] = []
+
+    async def on_progress(p, total, message):
+        progress.append(p)
+
+    async with Client(server, mode=mode) as client:
+        result = await client.call_tool(
+            "sdr_to_hdr_video",
+            {"input": "plate.png", "wait_seconds": 100},
+            progress_callback=on_progress,
+        )
+        assert not result.is_error, _text(result)
+        view = result.structured_content
+        assert view["status"] == "succeeded"
+        exr_links = [c for c in result.content if c.type == "resource_link" and c.uri.endswith(".exr")]
+        assert exr_links
+        contents = await client.read_resource(exr_links[0].uri)
+        blob = base64.b64decode(contents.contents[0].blob)
+        assert blob[:4] == b"\x76\x2f\x31\x01"  # OpenEXR magic
+
+        again = await client.call_tool("get_job", {"job_id": view["job_id"]})
+        assert again.structured_content["result"] == view["result"]
+        job_json = await client.read_resource(f"hdr://jobs/{view['job_id']}")
+        assert json.loads(job_json.contents[0].text)["status"] == "succeeded"
+
+        listed = await client.call_tool("list_jobs", {"kind": "sdr_to_hdr_video"})
+        assert view["job_id"] in [j["job_id"] for j in listed.structured_content["jobs"]]
+
+        finished = await client.call_tool("cancel_job", {"job_id": view["job_id"]})
+        assert finished.is_error and "job_id" in _text(finished)
+    assert progress == sorted(progress)
+
+
+async def test_long_job_returns_handle_then_long_poll(server, workspace):
+    async with Client(server) as client:
+        result = await client.call_tool("sdr_to_hdr_video", {"input": "plate.png", "wait_seconds": 0})
+        assert not result.is_error, _text(result)
+        view = result.structured_content
+        assert view["status"] in ("queued", "running", "succeeded")
+        assert "get_job" in view["next_step"] or view["status"] == "succeeded"
+        done = await client.call_tool("get_job", {"job_id": view["job_id"], "wait_seconds": 100})
+        assert done.structured_content["status"] == "succeeded"
+
+
+async def test_cancel_queued_job(server_config, workspace):
+    from hdr_mcp.server import build_server
+
+    server_config.worker = "none"  # nothing runs the job, so it stays queued
+    server = build_server(server_config)
+    async with Client(server) as client:
+        submitted = await client.call_tool("evaluate", {"prediction": "pred.exr", "wait_seconds": 0})
+        job_id = submitted.structured_content["job_id"]
+        assert submitted.structured_content["status"] == "queued"
+        cancelled = await client.call_tool("cancel_job", {"job_id": job_id})
+        assert cancelled.structured_content["status"] == "cancelled"
+        polled = await client.call_tool("get_job", {"job_id": job_id})
+        assert polled.is_error and "cancelled" in _text(polled)
+
+
+BAD_CALLS = [
+    ("inspect_hdr", {"path": "missing.exr"}, "path"),
+    ("inspect_hdr", {"path": "notes.txt"}, "path"),
+    ("inspect_hdr", {"path": "../../etc/passwd"}, "path"),
+    ("inspect_hdr", {"path": "/etc/passwd"}, "path"),
+    ("inspect_hdr", {"path": "%2e%2e/%2e%2e/etc/passwd"}, "path"),
+    ("inspect_hdr", {"path": "file:///etc/passwd"}, "path"),
+    ("inspect_hdr", {"path": "https://example.com/x.exr"}, "path"),
+    ("evaluate", {"prediction": "pred.exr", "reference": "../outside.exr"}, "reference"),
+    ("evaluate", {"prediction": "pred.exr", "nits_per_unit": -1}, "nits_per_unit"),
+    ("evaluate", {"prediction": "pred.exr", "output_dir": "/tmp/elsewhere"}, "output_dir"),
+    ("evaluate", {"prediction": "pred.exr", "reference": "plate.png", "wait_seconds": 100}, "reference"),
+    ("sdr_to_hdr_video", {"input": "notes.txt", "wait_seconds": 100}, "input"),
+    ("sdr_to_hdr_video", {"input": "plate.png", "method": "magic"}, "method"),
+    ("sdr_to_hdr_video", {"input": "plate.png", "start": 5, "stop": 2}, "stop"),
+    ("sdr_to_hdr_video", {"input": "plate.png", "target_peak": 1e9}, "target_peak"),
+    ("get_job", {"job_id": "j_doesnotexist"}, "job_id"),
+    ("cancel_job", {"job_id": "j_doesnotexist"}, "job_id"),
+    ("get_job", {"job_id": "x", "wait_seconds": 1000}, "wait_seconds"),
+]
+
+
+@pytest.mark.parametrize(("tool", "args", "argument"), BAD_CALLS)
+async def test_bad_input_is_a_tool_error_naming_the_argument(server, workspace, tool, args, argument):
+    async with Client(server) as client:
+        result = await client.call_tool(tool, args)
+        assert result.is_error, (tool, args)
+        assert argument in _text(result), _text(result)
+        # the server keeps serving
+        ok = await client.call_tool("list_jobs", {})
+        assert not ok.is_error
+    leftovers = [p for p in Path(server.hdr.config.output_dir).rglob("*") if p.suffix in (".exr", ".tmp")]
+    assert not [p for p in leftovers if ".tmp" in p.name]
+
+
+async def test_symlink_escaping_the_root_is_refused(server, workspace, tmp_path):
+    outside = tmp_path / "secret.exr"
+    outside.write_bytes((workspace / "ref.exr").read_bytes())
+    os.symlink(outside, workspace / "link.exr")
+    async with Client(server) as client:
+        result = await client.call_tool("inspect_hdr", {"path": "link.exr"})
+    assert result.is_error and "outside the allowed roots" in _text(result)
+
+
+async def test_file_resource_refuses_traversal(server):
+    async with Client(server) as client:
+        with pytest.raises(Exception):
+            await client.read_resource("hdr://files/../../etc/passwd")
+
+
+async def test_prompts_are_served(server):
+    async with Client(server) as client:
+        prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+        assert {"convert_plate_to_hdr", "evaluate_against_reference"} <= set(prompts)
+        rendered = await client.get_prompt(
+            "evaluate_against_reference",
+            {"prediction": "a.exr", "reference": "b.exr", "nits_per_unit": "100"},
+        )
+    text = rendered.messages[0].content.text
+    assert "a.exr" in text and "b.exr" in text and "{" not in text
