@@ -133,8 +133,11 @@ def worker_cmd(
 ) -> None:
     """Run a job worker (one per GPU: set CUDA_VISIBLE_DEVICES per worker)."""
     with _user_errors():
+        import logging
+
         from hdr_mcp.jobs.worker import run_worker
 
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
         run_worker(home=home, burst=burst, worker_id=worker_id)
 
 

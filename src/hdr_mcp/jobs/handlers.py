@@ -55,7 +55,9 @@ def _check(argument: str, kind: str, target: str) -> None:
     if not isinstance(kind, str) or not _KIND.match(kind):
         raise InvalidArgument(argument, kind, "a job kind is letters, digits, '_', '-', '.'")
     if not isinstance(target, str) or not _TARGET.match(target):
-        raise InvalidArgument(argument, target, "a handler target looks like 'package.module:function'")
+        raise InvalidArgument(
+            argument, target, "a handler target looks like 'package.module:function'"
+        )
 
 
 def _from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -293,7 +293,7 @@ class JobStore:
         self.path = self.home / "jobs.sqlite3"
         self._busy_timeout_ms = int(busy_timeout_s * 1000)
         self._local = threading.local()
-        self._all_connections: list[sqlite3.Connection] = []
+        self._all_connections: list[tuple[int, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self._closed = False
         self._init_schema()
@@ -323,7 +323,7 @@ class JobStore:
         self._local.conn = conn
         self._local.pid = os.getpid()
         with self._lock:
-            self._all_connections.append(conn)
+            self._all_connections.append((os.getpid(), conn))
         return conn
 
     @contextmanager
@@ -356,7 +356,9 @@ class JobStore:
         with self._lock:
             connections, self._all_connections = self._all_connections, []
             self._closed = True
-        for conn in connections:
+        for pid, conn in connections:
+            if pid != os.getpid():
+                continue  # inherited through fork: the parent still owns it
             try:
                 conn.close()
             except sqlite3.Error:
@@ -747,6 +749,7 @@ class JobStore:
         host, its pid no longer exists. Each of its running jobs is requeued if resumable and
         ``attempts < max_attempts``, else failed with ``"worker <id> (pid N) died while running
         the job"``. Running jobs whose worker row is missing or stopped are treated the same.
+        A job whose cancellation was requested becomes ``cancelled`` instead.
         Returns the jobs changed (their new state).
         """
         stale_after_s = _finite("stale_after_s", stale_after_s, minimum=0.0)
@@ -776,15 +779,24 @@ class JobStore:
                         continue
                 w = workers.get(job.worker_id or "")
                 who = f"worker {job.worker_id}" + (f" (pid {w.pid})" if w else "")
-                if job.resumable and job.attempts < job.max_attempts:
+                if job.cancel_requested:
+                    # The client no longer wants it: a retry would be wasted work.
+                    conn.execute(
+                        "UPDATE jobs SET status = ?, finished_at = ?, updated_at = ?, "
+                        "message = ? WHERE id = ?",
+                        (JobStatus.cancelled.value, now, now, f"cancelled ({who} died)", job.id),
+                    )
+                    self._log_in(conn, job.id, f"cancelled ({who} died)", "warning", now)
+                elif job.resumable and job.attempts < job.max_attempts:
                     self._requeue_in(conn, job, f"{who} died while running the job", now)
                 else:
                     error = f"{who} died while running the job"
                     if job.resumable:
                         error += f" (attempt {job.attempts} of {job.max_attempts}, no retries left)"
                     conn.execute(
-                        "UPDATE jobs SET status = ?, error = ?, finished_at = ?, updated_at = ? "
-                        "WHERE id = ?", (JobStatus.failed.value, error, now, now, job.id),
+                        "UPDATE jobs SET status = ?, error = ?, finished_at = ?, updated_at = ?, "
+                        "message = 'failed' WHERE id = ?",
+                        (JobStatus.failed.value, error, now, now, job.id),
                     )
                     self._log_in(conn, job.id, f"failed: {error}", "error", now)
                 changed.append(job.id)

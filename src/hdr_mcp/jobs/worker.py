@@ -47,7 +47,6 @@ from hdr_mcp.jobs.store import (
     DEFAULT_STALE_AFTER_S,
     Job,
     JobFinished,
-    JobStatus,
     JobStore,
     default_home,
 )

@@ -1,0 +1,446 @@
+"""Inverse tone mapping: SDR display light -> HDR display light, with the forward curves.
+
+Two operators, both *global* (one curve per shot, no image statistics, so video cannot pump)
+and both luminance based (each pixel's RGB is scaled by one factor, so hue and the RGB ratios
+of the SDR pixel are kept):
+
+``"bt2446c"``
+    The SDR-to-HDR conversion of **Conversion Method C** in Report ITU-R BT.2446-1 (03/2021),
+    "Methods for conversion of high dynamic range content to standard dynamic range content and
+    vice-versa", section 6 (section 5 in the first edition, BT.2446-0 (04/2019)). Section 6.1
+    defines the HDR-to-SDR direction; section 6.2 obtains SDR-to-HDR by inverting each step.
+    Implemented from these steps:
+
+    * 6.1.2 crosstalk matrix ``C(alpha)`` with ``1-2*alpha`` on the diagonal and ``alpha``
+      elsewhere, 0 <= alpha <= 0.33, applied to linear BT.2020 RGB; 6.1.6 applies its inverse;
+    * 6.1.3 conversion to CIE Yxy; the tone curve changes Y only, x and y are kept;
+    * 6.1.4 tone curve on luminance in cd/m^2 (:func:`tone_mapping_BT2446_C`)::
+
+          Y_SDR = k1 * Y_HDR                              Y_HDR <  Y_HDR,ip
+          Y_SDR = k2 * ln(Y_HDR / Y_HDR,ip - k3) + k4     Y_HDR >= Y_HDR,ip
+
+      with k1 = 0.83802, k2 = 15.09968, k3 = 0.74204, k4 = 78.99439 (the Report's values,
+      derived for a 1000 cd/m^2 HDR display with HDR reference white at 203 cd/m^2);
+    * 6.2 inverse curve (:func:`tone_mapping_inverse_BT2446_C`)::
+
+          Y_HDR = Y_SDR / k1                                Y_SDR <  k1 * Y_HDR,ip
+          Y_HDR = Y_HDR,ip * (exp((Y_SDR - k4) / k2) + k3)  Y_SDR >= k1 * Y_HDR,ip
+
+    **Constants.** Implementations quoting the Report use ``Y_HDR,ip = 58.5 / k1``. The
+    published k2 and k4 make the curve continuous in value and slope (C1) at the knee only
+    for ``Y_SDR,ip = k1 * Y_HDR,ip = 58.535``: value continuity gives
+    ``k4 = Y_SDR,ip - k2 * ln(1 - k3)`` and slope continuity ``k2 = (1 - k3) * Y_SDR,ip``,
+    and both equations return 58.535 from the published k2 and k4 (to 1e-4). With 58.5 the
+    curve would jump by 0.035 cd/m^2 at the knee. We therefore keep k1, k3 and
+    ``Y_SDR,ip = 58.535`` and *derive* k2 and k4 from the two continuity conditions; the
+    derived values equal the published ones to 1e-5 (k2) and 6e-5 (k4), and the curve is C1
+    and exactly invertible. The tests pin both.
+
+    Consequences of these constants (the tests check them): HDR reference white
+    203 cd/m^2 maps to 90.65 cd/m^2, a 96.0 % BT.1886 signal on a 100 cd/m^2 SDR display, and
+    1000 cd/m^2 maps to 118.38 cd/m^2 (107.3 %), inside the 109 % super-white range.
+
+    **Chroma.** Because the curve changes only Y with x, y fixed, steps 6.1.2-6.1.6 reduce
+    exactly to scaling each pixel's RGB by ``f(Y_ct) / Y_ct``, where ``Y_ct`` is the
+    luminance of the crosstalk-mixed BT.2020 RGB (a matrix commutes with a scalar, so
+    ``C^-1 (s * C rgb) = s * rgb``). We compute it that way; the tests compare it with the
+    literal matrix/Yxy route. The crosstalk still matters: it decides which luminance drives
+    the curve, blending a little of ``R+G+B`` in so saturated colours are expanded less
+    aggressively. Default ``alpha = 0.05``, a mild value inside the Report's range. The
+    Report's clipping of the SDR result (at 100 % or 109 %) is left out of the forward
+    function: it is not invertible. The *optional* chroma correction above HDR reference white
+    (6.1.8, CIELAB chroma reduction with sigma) is not implemented (sigma = 0): inverting it
+    would boost the chroma of expanded SDR highlights, amplifying clipping artefacts.
+
+``"power"``
+    A global power-law expansion of luminance, ``Y_HDR = peak * Y_rel ** gamma`` (the
+    "gamma expansion" family of Akyuz et al. 2007, "Do HDR displays support LDR content?",
+    ACM TOG 26(3), and Masia et al. 2009, "Evaluation of reverse tone mapping through varying
+    exposure conditions", ACM TOG 28(5), who choose gamma per image; we fix it per shot).
+    Default gamma puts SDR 18 % grey on the grey-card level of Report ITU-R BT.2408
+    (26 cd/m^2 for a 203 cd/m^2 reference white, i.e. 26/203 of reference white):
+    ``gamma = ln(grey_nits / peak) / ln(0.18)``.
+
+Units. The curves take and return absolute luminance in cd/m^2 ("nits"). The RGB
+functions take and return linear RGB (default primaries BT.709) in cd/m^2. The dispatcher
+:func:`inverse_tonemap` takes *relative* SDR display light (SDR peak white = 1.0) and returns
+HDR cd/m^2 with SDR white on ``peak_nits`` and the operator's reference white on
+``reference_white_nits``; :func:`tonemap` is its exact inverse.
+
+Arrays: numpy, any shape ``(..., 3)`` for RGB; float32 in gives float32 out, anything else
+float64. NaN propagates. The functions are strictly increasing in luminance.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hdr_mcp.errors import InvalidArgument
+
+__all__ = [
+    "BT2408_GREY_CARD_NITS",
+    "BT2408_REFERENCE_WHITE_NITS",
+    "CONSTANTS_BT2446_C",
+    "OPERATORS",
+    "BT2446MethodC",
+    "crosstalk_matrix_BT2446_C",
+    "hdr_to_sdr_BT2446_C",
+    "hdr_to_sdr_power",
+    "inverse_tonemap",
+    "power_gamma_for_grey",
+    "sdr_to_hdr_BT2446_C",
+    "sdr_to_hdr_power",
+    "tone_mapping_BT2446_C",
+    "tone_mapping_inverse_BT2446_C",
+    "tonemap",
+]
+
+#: HDR reference white (diffuse white) in cd/m^2, Report ITU-R BT.2408 (nominal signal levels);
+#: the BT.2446 Method C constants are derived for it.
+BT2408_REFERENCE_WHITE_NITS = 203.0
+#: 18 % grey card in cd/m^2 for that reference white, Report ITU-R BT.2408 (same table).
+BT2408_GREY_CARD_NITS = 26.0
+
+#: Operators :func:`inverse_tonemap` accepts.
+OPERATORS: tuple[str, ...] = ("bt2446c", "power")
+
+
+@dataclass(frozen=True)
+class BT2446MethodC:
+    """Parameters of the BT.2446-1 Method C tone curve and crosstalk (section 6.1.2, 6.1.4).
+
+    Attributes
+    ----------
+    k1
+        Slope of the linear segment (Report: 0.83802).
+    k3
+        Shoulder parameter of the log segment, 0 < k3 < 1 (Report: 0.74204).
+    y_sdr_ip
+        SDR luminance at the knee in cd/m^2; 58.535 reproduces the Report's k2 and k4
+        (see the module docstring).
+    alpha
+        Crosstalk coefficient, 0 <= alpha <= 0.33 (Report range); 0.05 by default.
+    """
+
+    k1: float = 0.83802
+    k3: float = 0.74204
+    y_sdr_ip: float = 58.535
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name, low, high in (("k1", 0.0, math.inf), ("k3", 0.0, 1.0), ("y_sdr_ip", 0.0, math.inf)):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and low < value < high):
+                raise InvalidArgument(name, value, f"must be a number in ({low}, {high})")
+        if not (isinstance(self.alpha, (int, float)) and 0.0 <= self.alpha <= 0.33):
+            raise InvalidArgument("alpha", self.alpha, "must be in [0, 0.33] (BT.2446-1 6.1.2)")
+
+    @property
+    def y_hdr_ip(self) -> float:
+        """HDR luminance at the knee in cd/m^2: ``Y_SDR,ip / k1``."""
+        return self.y_sdr_ip / self.k1
+
+    @property
+    def k2(self) -> float:
+        """Log-segment gain from slope continuity at the knee: ``(1 - k3) * Y_SDR,ip``."""
+        return (1.0 - self.k3) * self.y_sdr_ip
+
+    @property
+    def k4(self) -> float:
+        """Log-segment offset from value continuity at the knee: ``Y_SDR,ip - k2 ln(1 - k3)``."""
+        return self.y_sdr_ip - self.k2 * math.log(1.0 - self.k3)
+
+
+#: The Report's constants (k2 = 15.09969, k4 = 78.99433 derived; published 15.09968, 78.99439).
+CONSTANTS_BT2446_C = BT2446MethodC()
+
+
+def _float_array(x: Any) -> np.ndarray:
+    """``x`` as a float32 array if it is float32, else float64 (no copy when already so)."""
+    array = np.asarray(x)
+    return array if array.dtype == np.float32 else np.asarray(array, dtype=np.float64)
+
+
+def _check_rgb(rgb: np.ndarray, argument: str) -> None:
+    if rgb.ndim == 0 or rgb.shape[-1] != 3:
+        raise InvalidArgument(argument, f"array of shape {rgb.shape}", "expected shape (..., 3)")
+
+
+def tone_mapping_BT2446_C(
+    Y_hdr: Any, constants: BT2446MethodC = CONSTANTS_BT2446_C
+) -> np.ndarray:
+    """BT.2446-1 Method C tone curve (6.1.4): HDR luminance -> SDR luminance, both cd/m^2.
+
+    Linear (``k1 * Y``) below ``Y_HDR,ip``, logarithmic above; strictly increasing, C1 at the
+    knee. Domain: all reals (below the knee the linear segment extends to negative values).
+    The Report's clip of the result to the SDR range is not applied (it is not invertible).
+    """
+    y = _float_array(Y_hdr)
+    c = constants
+    knee = c.y_hdr_ip
+    # Evaluate the log branch only where it is used: below k3 * knee its argument is <= 0.
+    shoulder = np.maximum(y, knee) / knee - c.k3
+    with np.errstate(invalid="ignore"):  # NaN inputs stay NaN without a warning
+        log_branch = c.k2 * np.log(shoulder) + c.k4
+    return np.where(y < knee, c.k1 * y, log_branch).astype(y.dtype, copy=False)
+
+
+def tone_mapping_inverse_BT2446_C(
+    Y_sdr: Any, constants: BT2446MethodC = CONSTANTS_BT2446_C
+) -> np.ndarray:
+    """Inverse of the Method C tone curve (BT.2446-1 6.2): SDR luminance -> HDR, cd/m^2.
+
+    ``Y / k1`` below ``Y_SDR,ip = k1 * Y_HDR,ip``, ``Y_HDR,ip * (exp((Y - k4) / k2) + k3)``
+    above. Strictly increasing; ``tone_mapping_inverse_BT2446_C(tone_mapping_BT2446_C(y)) == y``
+    to rounding. Overflows to inf above about 1450 cd/m^2 SDR (float32), far beyond any SDR
+    signal.
+    """
+    y = _float_array(Y_sdr)
+    c = constants
+    knee = c.y_sdr_ip
+    with np.errstate(over="ignore", invalid="ignore"):
+        exp_branch = c.y_hdr_ip * (np.exp((np.maximum(y, knee) - c.k4) / c.k2) + c.k3)
+    return np.where(y < knee, y / c.k1, exp_branch).astype(y.dtype, copy=False)
+
+
+def crosstalk_matrix_BT2446_C(alpha: float = CONSTANTS_BT2446_C.alpha) -> np.ndarray:
+    """The BT.2446-1 6.1.2 crosstalk matrix: ``1 - 2 alpha`` on the diagonal, ``alpha`` elsewhere.
+
+    Rows sum to 1, so neutral colours are unchanged; its inverse (6.1.6) is
+    ``((1 - alpha) I - alpha (J - I)) / (1 - 3 alpha)``, computed by :func:`numpy.linalg.inv`.
+    """
+    return np.full((3, 3), alpha) + np.eye(3) * (1.0 - 3.0 * alpha)
+
+
+def _crosstalk_luminance_weights(alpha: float, colorspace: str, dtype: np.dtype) -> np.ndarray:
+    """Row vector ``w`` with ``w @ rgb`` = luminance Y of ``C(alpha) @ M(colorspace->BT.2020) @ rgb``.
+
+    Method C applies the crosstalk in BT.2020 primaries (its HDR signals are BT.2100);
+    luminance itself does not depend on the primaries, the crosstalk does.
+    """
+    from hdr_mcp.color import colorspace as get_colorspace
+    from hdr_mcp.color import rgb_to_rgb_matrix
+
+    y_row_2020 = np.asarray(get_colorspace("lin_rec2020").rgb_to_xyz, dtype=np.float64)[1]
+    to_2020 = np.asarray(rgb_to_rgb_matrix(colorspace, "lin_rec2020"), dtype=np.float64)
+    return (y_row_2020 @ crosstalk_matrix_BT2446_C(alpha) @ to_2020).astype(dtype)
+
+
+def sdr_to_hdr_BT2446_C(
+    rgb_sdr: Any,
+    constants: BT2446MethodC = CONSTANTS_BT2446_C,
+    *,
+    colorspace: str = "lin_rec709",
+) -> np.ndarray:
+    """BT.2446-1 Method C SDR-to-HDR conversion (6.2) of linear RGB in cd/m^2.
+
+    Parameters
+    ----------
+    rgb_sdr
+        Linear SDR display light in cd/m^2, shape (..., 3), primaries ``colorspace``.
+    constants
+        Curve and crosstalk parameters.
+    colorspace
+        Primaries of the input and output (a name from :func:`hdr_mcp.color.colorspaces`).
+
+    Returns
+    -------
+    Linear HDR display light in cd/m^2, same primaries. Each pixel is ``rgb * f^-1(Y_ct)/Y_ct``
+    (see the module docstring); below the knee the factor is exactly ``1 / k1``, so black,
+    zero and negative luminance are handled without division.
+    """
+    rgb = _float_array(rgb_sdr)
+    _check_rgb(rgb, "rgb_sdr")
+    y_ct = rgb @ _crosstalk_luminance_weights(constants.alpha, colorspace, rgb.dtype)
+    above = y_ct >= constants.y_sdr_ip
+    safe = np.where(above, y_ct, constants.y_sdr_ip)
+    factor = np.where(above, tone_mapping_inverse_BT2446_C(safe, constants) / safe, 1.0 / constants.k1)
+    return (rgb * factor[..., None].astype(rgb.dtype, copy=False)).astype(rgb.dtype, copy=False)
+
+
+def hdr_to_sdr_BT2446_C(
+    rgb_hdr: Any,
+    constants: BT2446MethodC = CONSTANTS_BT2446_C,
+    *,
+    colorspace: str = "lin_rec709",
+) -> np.ndarray:
+    """BT.2446-1 Method C HDR-to-SDR conversion (6.1.2-6.1.6) of linear RGB in cd/m^2.
+
+    The forward direction of :func:`sdr_to_hdr_BT2446_C`, without the Report's final clip to
+    the SDR range (6.1.7), so the pair round-trips exactly.
+    """
+    rgb = _float_array(rgb_hdr)
+    _check_rgb(rgb, "rgb_hdr")
+    y_ct = rgb @ _crosstalk_luminance_weights(constants.alpha, colorspace, rgb.dtype)
+    above = y_ct >= constants.y_hdr_ip
+    safe = np.where(above, y_ct, constants.y_hdr_ip)
+    factor = np.where(above, tone_mapping_BT2446_C(safe, constants) / safe, constants.k1)
+    return (rgb * factor[..., None].astype(rgb.dtype, copy=False)).astype(rgb.dtype, copy=False)
+
+
+def power_gamma_for_grey(peak_nits: float, reference_white_nits: float) -> float:
+    """Exponent that puts SDR 18 % grey on BT.2408's grey card, relative to reference white.
+
+    ``gamma = ln(grey / peak) / ln(0.18)`` with ``grey = reference_white * 26 / 203``
+    (Report ITU-R BT.2408: 26 cd/m^2 grey card for 203 cd/m^2 reference white). Greater than
+    1 (an expansion) whenever ``peak_nits > 0.72 * reference_white_nits``.
+    """
+    grey = reference_white_nits * BT2408_GREY_CARD_NITS / BT2408_REFERENCE_WHITE_NITS
+    return math.log(grey / peak_nits) / math.log(0.18)
+
+
+def _luminance_weights(colorspace: str, dtype: np.dtype) -> np.ndarray:
+    from hdr_mcp.color import colorspace as get_colorspace
+
+    return np.asarray(get_colorspace(colorspace).rgb_to_xyz, dtype=np.float64)[1].astype(dtype)
+
+
+def sdr_to_hdr_power(
+    rgb_sdr: Any, *, peak_nits: float, gamma: float, colorspace: str = "lin_rec709"
+) -> np.ndarray:
+    """Power-law expansion of luminance: relative SDR RGB -> HDR RGB in cd/m^2.
+
+    ``Y_HDR = peak_nits * max(Y, 0) ** gamma`` with ``Y`` the luminance of ``rgb_sdr``
+    (SDR white = 1.0); RGB is scaled by ``Y_HDR / Y = peak_nits * Y ** (gamma - 1)``.
+    ``gamma >= 1``. Pixels with luminance <= 0 become 0 (for gamma > 1).
+    """
+    rgb = _float_array(rgb_sdr)
+    _check_rgb(rgb, "rgb_sdr")
+    y = np.maximum(rgb @ _luminance_weights(colorspace, rgb.dtype), 0.0)
+    factor = peak_nits * np.power(y, gamma - 1.0)
+    return (rgb * factor[..., None]).astype(rgb.dtype, copy=False)
+
+
+def hdr_to_sdr_power(
+    rgb_hdr: Any, *, peak_nits: float, gamma: float, colorspace: str = "lin_rec709"
+) -> np.ndarray:
+    """Inverse of :func:`sdr_to_hdr_power`: HDR RGB in cd/m^2 -> relative SDR RGB.
+
+    ``Y_SDR = (Y_HDR / peak_nits) ** (1 / gamma)``; pixels with luminance <= 0 become 0.
+    """
+    rgb = _float_array(rgb_hdr)
+    _check_rgb(rgb, "rgb_hdr")
+    y = rgb @ _luminance_weights(colorspace, rgb.dtype)
+    positive = y > 0
+    safe = np.where(positive, y, 1.0)
+    factor = np.where(positive, np.power(safe / peak_nits, 1.0 / gamma) / safe, 0.0)
+    return (rgb * factor[..., None].astype(rgb.dtype, copy=False)).astype(rgb.dtype, copy=False)
+
+
+# -- dispatcher --------------------------------------------------------------------------------
+
+
+def _check_levels(peak_nits: float, reference_white_nits: float) -> None:
+    if not (isinstance(reference_white_nits, (int, float)) and 0 < reference_white_nits < math.inf):
+        raise InvalidArgument("reference_white_nits", reference_white_nits, "must be a positive number")
+    if not (isinstance(peak_nits, (int, float)) and reference_white_nits < peak_nits < math.inf):
+        raise InvalidArgument(
+            "peak_nits", peak_nits, f"must be a finite number above reference_white_nits={reference_white_nits}"
+        )
+
+
+def _bt2446c_setup(params: dict[str, Any], peak_nits: float, reference_white_nits: float):
+    """Constants, curve units per cd/m^2, and SDR white in curve units for a peak/white pair.
+
+    The Report's curve is anchored at a 203 cd/m^2 reference white. To put reference white at
+    ``reference_white_nits`` instead, luminance is expressed in "curve units"
+    ``Y * 203 / reference_white_nits``; SDR white is the forward curve's image of the peak,
+    so SDR 1.0 lands exactly on ``peak_nits``. With reference_white_nits = 203 and
+    peak_nits = 1000 this is the Report's operating point (SDR white = 118.38 cd/m^2).
+    """
+    unknown = set(params) - {"k1", "k3", "y_sdr_ip", "alpha"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidArgument(name, params[name], "not a parameter of 'bt2446c' (k1, k3, y_sdr_ip, alpha)")
+    constants = BT2446MethodC(**params)
+    units = BT2408_REFERENCE_WHITE_NITS / reference_white_nits
+    sdr_white = float(tone_mapping_BT2446_C(np.float64(peak_nits * units), constants))
+    return constants, units, sdr_white
+
+
+def _power_gamma(params: dict[str, Any], peak_nits: float, reference_white_nits: float) -> float:
+    unknown = set(params) - {"gamma"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidArgument(name, params[name], "not a parameter of 'power' (gamma)")
+    gamma = params.get("gamma")
+    if gamma is None:
+        return power_gamma_for_grey(peak_nits, reference_white_nits)
+    if not (isinstance(gamma, (int, float)) and 1.0 <= gamma < math.inf):
+        raise InvalidArgument("gamma", gamma, "must be a number >= 1 (an expansion)")
+    return float(gamma)
+
+
+def _check_operator(operator: str) -> None:
+    if operator not in OPERATORS:
+        raise InvalidArgument("operator", operator, f"choose one of: {', '.join(OPERATORS)}")
+
+
+def inverse_tonemap(
+    rgb: Any,
+    operator: str = "bt2446c",
+    *,
+    peak_nits: float = 1000.0,
+    reference_white_nits: float = BT2408_REFERENCE_WHITE_NITS,
+    colorspace: str = "lin_rec709",
+    **params: Any,
+) -> np.ndarray:
+    """Expand relative SDR display light to HDR display light in cd/m^2.
+
+    Parameters
+    ----------
+    rgb
+        Linear SDR display light relative to SDR peak white (an EOTF-decoded code value:
+        code 1.0 -> 1.0), shape (..., 3), primaries ``colorspace``.
+    operator
+        ``"bt2446c"`` (BT.2446-1 Method C) or ``"power"``; see the module docstring.
+    peak_nits
+        HDR luminance of SDR white (1, 1, 1), cd/m^2; must exceed ``reference_white_nits``.
+    reference_white_nits
+        HDR luminance where the operator's reference white lands (BT.2408: 203 cd/m^2). For
+        ``bt2446c`` the curve is scaled so its 203 cd/m^2 anchor lands here; for ``power`` it
+        sets the grey-card anchor (26/203 of it).
+    params
+        Operator parameters: ``bt2446c``: k1, k3, y_sdr_ip, alpha; ``power``: gamma.
+
+    Returns
+    -------
+    HDR RGB in cd/m^2, same shape and primaries; (1, 1, 1) maps to ``peak_nits`` exactly.
+    """
+    _check_operator(operator)
+    _check_levels(peak_nits, reference_white_nits)
+    if operator == "bt2446c":
+        constants, units, sdr_white = _bt2446c_setup(params, peak_nits, reference_white_nits)
+        hdr = sdr_to_hdr_BT2446_C(_float_array(rgb) * sdr_white, constants, colorspace=colorspace)
+        return hdr / hdr.dtype.type(units)
+    gamma = _power_gamma(params, peak_nits, reference_white_nits)
+    return sdr_to_hdr_power(rgb, peak_nits=peak_nits, gamma=gamma, colorspace=colorspace)
+
+
+def tonemap(
+    rgb_nits: Any,
+    operator: str = "bt2446c",
+    *,
+    peak_nits: float = 1000.0,
+    reference_white_nits: float = BT2408_REFERENCE_WHITE_NITS,
+    colorspace: str = "lin_rec709",
+    **params: Any,
+) -> np.ndarray:
+    """Exact inverse of :func:`inverse_tonemap`: HDR cd/m^2 -> relative SDR display light.
+
+    Same parameters; ``tonemap(inverse_tonemap(x, ...), ...) == x`` to rounding. Values above
+    ``peak_nits`` give SDR values above 1.0 (nothing is clipped).
+    """
+    _check_operator(operator)
+    _check_levels(peak_nits, reference_white_nits)
+    if operator == "bt2446c":
+        constants, units, sdr_white = _bt2446c_setup(params, peak_nits, reference_white_nits)
+        rgb = _float_array(rgb_nits)
+        sdr = hdr_to_sdr_BT2446_C(rgb * rgb.dtype.type(units), constants, colorspace=colorspace)
+        return sdr / sdr.dtype.type(sdr_white)
+    gamma = _power_gamma(params, peak_nits, reference_white_nits)
+    return hdr_to_sdr_power(rgb_nits, peak_nits=peak_nits, gamma=gamma, colorspace=colorspace)

@@ -1,0 +1,479 @@
+"""Evaluate an HDR prediction (image or frame sequence) against a reference, or on its own.
+
+``evaluate`` reads the frames one at a time (memory does not grow with the frame count),
+computes every metric of :mod:`hdr_mcp.metrics`, and writes a JSON report and a PNG report.
+``run`` is the job handler (kind ``"evaluate"``).
+
+Frame pooling for sequences
+---------------------------
+- ``pu21_psnr``: PSNR of the PU21 MSE pooled over all frames (as ColorVideoVDP's PU21-PSNR);
+  one duplicated-perfect frame does not make the sequence infinite.
+- ``pu21_ssim``, ``delta_e_itp``, ``clipped_fraction``: mean over frames (equal-size frames, so
+  ``delta_e_itp`` is also the mean over all pixels).
+- ``peak``, ``peak_robust``, ``dynamic_range_stops``: over all pixels of all frames
+  (:class:`~hdr_mcp.metrics.range.LuminanceStats`: exact up to 16 M pixels, then a 1/256-stop
+  histogram).
+
+JSON and infinity
+-----------------
+PSNR of identical inputs is +infinity. JSON has no infinity (``Infinity`` is a JavaScript
+extension strict parsers reject), so the result stores ``null`` for such a metric and names it in
+``"non_finite"``: ``{"metrics.pu21_psnr": "+inf"}``. The result and report are written with
+``allow_nan=False``, so they always parse with strict JSON parsers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hdr_mcp.color.pu21 import pu21_encode
+from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
+from hdr_mcp.metrics._checks import positive_scale
+from hdr_mcp.metrics.fidelity import delta_e_itp, pu21_luminance, pu21_mse, pu21_ssim, psnr_from_mse
+from hdr_mcp.metrics.fidelity import PU21_PEAK
+from hdr_mcp.metrics.range import (
+    DEFAULT_HIGH_PERCENTILE,
+    DEFAULT_LOW_PERCENTILE,
+    LuminanceStats,
+    clipped_fraction,
+    image_luminance,
+)
+from hdr_mcp.metrics.temporal import TemporalStats
+
+__all__ = ["DEFINITIONS", "EvaluateParams", "evaluate", "run"]
+
+MAX_NITS_PER_UNIT = 10000.0
+REPORT_JSON = "report.json"
+REPORT_PNG = "report.png"
+
+#: One line per metric, copied into every result so a reader needs no documentation.
+DEFINITIONS: dict[str, str] = {
+    "pu21_psnr": "PSNR (dB, peak 256) of PU21 banding_glare-encoded RGB in cd/m^2 (Mantiuk & Azimi 2021); MSE pooled over frames; higher is better",
+    "pu21_ssim": "SSIM (Wang 2004: 11x11 Gaussian sigma 1.5, K1 .01, K2 .03, valid windows) of PU21-encoded luminance, data range 256; mean over frames; 1 = identical",
+    "delta_e_itp": "mean Delta E ITP (ITU-R BT.2124) over pixels, via linear BT.2020 in cd/m^2 and ICtCp (PQ); ~1 = just noticeable; lower is better",
+    "peak": "maximum luminance of the prediction in cd/m^2 (scene-linear luminance x nits_per_unit)",
+    "peak_robust": f"{DEFAULT_HIGH_PERCENTILE}th percentile of the prediction's luminance in cd/m^2 (ignores a few hot pixels)",
+    "dynamic_range_stops": f"log2 of the ratio of the {DEFAULT_HIGH_PERCENTILE}th to the {DEFAULT_LOW_PERCENTILE}th percentile of positive luminance (pixels <= 0 ignored)",
+    "clipped_fraction": "fraction of pixels whose largest channel is within 0.1% (relative) of the frame's largest channel value: a plateau there means clamping; mean over frames",
+    "flicker": "std over frames of the frame-mean luminance divided by its mean (0 = steady)",
+    "f2f_psnr": "mean PU21-PSNR (dB, peak 256) between consecutive frames, identical pairs left out; null+non_finite when all pairs are identical",
+    "f2f_identical_pairs": "number of consecutive frame pairs that are exactly identical (left out of f2f_psnr)",
+}
+
+@dataclass(frozen=True)
+class _Source:
+    argument: str
+    text: str
+    paths: list[Path]
+    sequence: bool
+
+
+@dataclass(frozen=True)
+class _Frame:
+    pixels: np.ndarray  # float32 (H, W, 3) scene-linear in `colorspace`
+    colorspace: str
+
+
+def _resolve(value: object, argument: str) -> _Source:
+    """A single image file, or a folder / printf (``%04d``) / hash (``####``) / glob pattern."""
+    if not isinstance(value, (str, os.PathLike)) or str(value) == "":
+        raise InvalidArgument(argument, value, "expected a path to an image, a folder or a frame pattern")
+    text = os.fspath(value)
+    path = Path(text).expanduser()
+    if path.is_file():
+        return _Source(argument, text, [path], sequence=False)
+    from hdr_mcp.io.sequence import list_frames
+
+    try:
+        frames = list(list_frames(text))
+    except InvalidArgument as e:
+        raise InvalidArgument(argument, text, e.reason) from e
+    except (HdrMcpError, OSError) as e:
+        raise InvalidArgument(argument, text, str(e)) from e
+    if not frames:
+        raise InvalidArgument(argument, text, "no frames found")
+    return _Source(argument, text, [Path(p) for p in frames], sequence=True)
+
+
+def _read_frame(path: Path, argument: str) -> _Frame:
+    """Read one frame as scene-linear RGB float32; SDR files are sRGB-decoded to linear BT.709."""
+    from hdr_mcp.color import decode
+    from hdr_mcp.io import read_image
+
+    try:
+        image = read_image(path)
+    except UnsupportedFile as e:
+        raise UnsupportedFile(argument, str(path), e.reason) from e
+    except InvalidArgument as e:
+        raise InvalidArgument(argument, str(path), e.reason) from e
+    except OSError as e:
+        raise InvalidArgument(argument, str(path), f"cannot be read: {e}") from e
+    pixels = np.asarray(image.pixels, np.float32)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    channels = pixels.shape[-1]
+    if channels == 1:
+        pixels = np.repeat(pixels, 3, axis=-1)
+    elif channels >= 3:
+        pixels = pixels[..., :3]
+    else:
+        raise InvalidArgument(argument, str(path), f"has {channels} channels; expected 1, 3 or 4")
+    bad = pixels.size - int(np.count_nonzero(np.isfinite(pixels)))
+    if bad:
+        raise InvalidArgument(argument, str(path), f"contains {bad} NaN/Inf value(s); metrics need finite pixels")
+    colorspace = image.info.colorspace or "lin_rec709"
+    if image.info.transfer == "srgb":
+        # SDR code values: linearise so 1.0 = SDR white (= nits_per_unit cd/m^2).
+        pixels = np.asarray(decode(pixels, "srgb"), np.float32)
+        colorspace = "lin_rec709"
+    return _Frame(np.ascontiguousarray(pixels), colorspace)
+
+
+def _default_output_dir(source: _Source) -> Path:
+    first = source.paths[0]
+    if not source.sequence:
+        return first.parent / f"{first.stem}_eval"
+    folder = Path(source.text).expanduser()
+    base = folder if folder.is_dir() else first.parent
+    return base.parent / f"{base.name}_eval"
+
+
+def _json_safe(value: Any, path: str, non_finite: dict[str, str]) -> Any:
+    """Replace non-finite floats by None, recording them in ``non_finite`` under their dotted path."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v, f"{path}.{k}" if path else str(k), non_finite) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v, f"{path}[{i}]", non_finite) for i, v in enumerate(value)]
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isfinite(v):
+            return v
+        non_finite[path] = "nan" if math.isnan(v) else ("+inf" if v > 0 else "-inf")
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _check_stop(ctx: Any) -> None:
+    if ctx is not None and ctx.should_stop():
+        from hdr_mcp.jobs.context import JobCancelled
+
+        raise JobCancelled("evaluation cancelled")
+
+
+def _frame_range(start: object, stop: object, total: int) -> tuple[int, int]:
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
+        raise InvalidArgument("start", start, "expected an integer >= 0")
+    if stop is not None and (isinstance(stop, bool) or not isinstance(stop, (int, np.integer)) or stop <= start):
+        raise InvalidArgument("stop", stop, f"expected None or an integer > start={start}")
+    end = total if stop is None else min(int(stop), total)
+    if start >= end:
+        raise InvalidArgument("start", start, f"selects no frame: the input has {total} frame(s)")
+    return int(start), end
+
+
+class _Worst:
+    """The frame shown in the report: the one with the largest PU21 error (or the first one)."""
+
+    def __init__(self) -> None:
+        self.score = -math.inf
+        self.index = 0
+        self.pixels: np.ndarray | None = None
+        self.error: np.ndarray | None = None
+
+    def offer(self, index: int, score: float, pixels: np.ndarray, error: np.ndarray | None) -> None:
+        if score > self.score:
+            self.score, self.index, self.pixels, self.error = score, index, pixels, error
+
+
+def _format(value: Any, unit: str = "", digits: int = 4) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "+inf" if value > 0 else "-inf"
+        return f"{value:.{digits}g}{unit}"
+    return f"{value}{unit}"
+
+
+def _write_reports(
+    result: dict[str, Any],
+    raw_metrics: dict[str, Any],
+    *,
+    output_dir: Path,
+    worst: _Worst,
+    pred_stats: LuminanceStats,
+    ref_stats: LuminanceStats | None,
+    nits_per_unit: float,
+) -> None:
+    from hdr_mcp.color import exposure_strip
+    from hdr_mcp.io import atomic_path, write_png
+    from hdr_mcp.metrics.report import render_report
+
+    m = raw_metrics
+    lines = [
+        f"prediction: {result['prediction']}",
+        f"reference:  {result['reference'] or '(none: no-reference metrics only)'}",
+        f"frames: {result['frames']}   nits_per_unit: {nits_per_unit:g} cd/m^2 per scene-linear 1.0"
+        f"   colorspace: {result['colorspace']}",
+        f"PU21-PSNR {_format(m.get('pu21_psnr'), ' dB')}   PU21-SSIM {_format(m.get('pu21_ssim'))}"
+        f"   dE ITP {_format(m.get('delta_e_itp'))}",
+        f"peak {_format(m['peak'], ' cd/m^2')} (robust {_format(m['peak_robust'], ' cd/m^2')})"
+        f"   dynamic range {_format(m['dynamic_range_stops'], ' stops')}"
+        f"   clipped {_format(m['clipped_fraction'] * 100.0, ' %')}",
+    ]
+    if "flicker" in m:
+        lines.append(
+            f"flicker {_format(m['flicker'])}   frame-to-frame PU21-PSNR {_format(m['f2f_psnr'], ' dB')}"
+            f"   identical pairs {m['f2f_identical_pairs']}"
+        )
+    strip = exposure_strip(worst.pixels) if worst.pixels is not None else None
+    shown = f"frame {worst.index}" + (" (largest PU21 error)" if worst.error is not None and result["frames"] > 1 else "")
+    histograms = [("prediction", pred_stats.log2_histogram(), (255, 160, 60))]
+    if ref_stats is not None:
+        histograms.append(("reference", ref_stats.log2_histogram(), (90, 170, 255)))
+    picture = render_report(
+        title="hdr-mcp evaluation",
+        lines=lines,
+        strip=strip,
+        strip_caption=f"prediction {shown}, exposures EV -4 -2 0 +2 +4",
+        histograms=histograms,
+        nits_per_unit=nits_per_unit,
+        error=worst.error,
+    )
+    write_png(Path(result["report_png"]), picture)
+    with atomic_path(Path(result["report_json"])) as tmp:
+        tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def evaluate(
+    prediction: str | os.PathLike[str],
+    reference: str | os.PathLike[str] | None = None,
+    *,
+    nits_per_unit: float = 100.0,
+    output_dir: str | os.PathLike[str] | None = None,
+    start: int = 0,
+    stop: int | None = None,
+    ctx: Any = None,
+) -> dict[str, Any]:
+    """Measure an HDR prediction, against a reference when one is given, and write reports.
+
+    Parameters
+    ----------
+    prediction, reference
+        An image file (EXR, HDR, PNG, TIFF, JPEG; SDR files are sRGB-decoded so 1.0 = SDR white),
+        or a frame sequence: a folder, a printf pattern (``shot/frame_%04d.exr``) or a glob
+        (``shot/*.exr``), listed by :func:`hdr_mcp.io.sequence.list_frames`. With a reference the
+        two must have the same number of frames (matched in sorted order) and frame shapes.
+        Pixels must be finite. The colour space is read from each file (untagged: lin_rec709);
+        the reference is converted into the prediction's colour space.
+    nits_per_unit
+        cd/m^2 for scene-linear 1.0, in (0, 10000]. PU21 and ITP figures depend on it.
+    output_dir
+        Where ``report.json`` and ``report.png`` go (created if missing). Default: a folder
+        ``<stem>_eval`` beside the prediction file (``<folder>_eval`` beside a sequence folder).
+    start, stop
+        Python-slice frame indices into the sorted frame list (not frame numbers in names).
+    ctx
+        Optional job context: ``progress(done, total, message)`` after each frame;
+        ``should_stop()`` checked before each frame (raises ``JobCancelled``).
+
+    Returns
+    -------
+    dict
+        JSON-safe: ``metrics`` (pu21_psnr, pu21_ssim, delta_e_itp only with a reference; peak,
+        peak_robust, dynamic_range_stops, clipped_fraction; flicker, f2f_psnr,
+        f2f_identical_pairs for sequences of >= 2 frames), ``reference_metrics`` (the no-reference
+        metrics of the reference, or None), ``non_finite`` (dotted path -> "+inf" for values stored
+        as null), ``nits_per_unit``, ``colorspace``, ``frames``, ``frame_range``, ``prediction``,
+        ``reference``, ``report_json``, ``report_png``, ``definitions``.
+
+    Raises
+    ------
+    InvalidArgument
+        Naming ``prediction`` / ``reference`` (missing file, NaN/Inf, frame count or shape
+        mismatch), ``nits_per_unit``, ``start`` or ``stop``.
+    """
+    # 1. Validate everything before reading pixels.
+    scale = positive_scale(nits_per_unit, maximum=MAX_NITS_PER_UNIT)
+    pred_src = _resolve(prediction, "prediction")
+    ref_src = _resolve(reference, "reference") if reference is not None else None
+    if ref_src is not None and len(ref_src.paths) != len(pred_src.paths):
+        raise InvalidArgument(
+            "reference",
+            ref_src.text,
+            f"has {len(ref_src.paths)} frame(s) but prediction has {len(pred_src.paths)}",
+        )
+    first, end = _frame_range(start, stop, len(pred_src.paths))
+    n = end - first
+    out_dir = Path(output_dir).expanduser() if output_dir is not None else _default_output_dir(pred_src)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InvalidArgument("output_dir", str(out_dir), f"cannot be created: {e}") from e
+
+    # 2. Stream the frames.
+    pred_stats, ref_stats = LuminanceStats(), (LuminanceStats() if ref_src else None)
+    pred_temporal = TemporalStats(nits_per_unit=scale)
+    ref_temporal = TemporalStats(nits_per_unit=scale) if ref_src else None
+    clipped, ref_clipped, ssims, delta_es, mses = [], [], [], [], []
+    worst = _Worst()
+    colorspace: str | None = None
+    shape: tuple[int, ...] | None = None
+    if ctx is not None:
+        ctx.progress(0, n, "evaluating")
+    for i in range(first, end):
+        _check_stop(ctx)
+        pred = _read_frame(pred_src.paths[i], "prediction")
+        if colorspace is None:
+            colorspace, shape = pred.colorspace, pred.pixels.shape
+        elif pred.pixels.shape != shape:
+            raise InvalidArgument(
+                "prediction", str(pred_src.paths[i]), f"frame shape {pred.pixels.shape} differs from frame {first} {shape}"
+            )
+        x = pred.pixels if pred.colorspace == colorspace else _convert(pred, colorspace)
+        y_pred = image_luminance(x, colorspace)
+        pred_stats.add(y_pred)
+        clipped.append(clipped_fraction(x))
+        pred_temporal.add(x, argument="prediction")
+        error = None
+        score = 0.0 if i == first else -1.0
+        if ref_src is not None:
+            ref = _read_frame(ref_src.paths[i], "reference")
+            r = ref.pixels if ref.colorspace == colorspace else _convert(ref, colorspace)
+            if r.shape != x.shape:
+                raise InvalidArgument(
+                    "reference",
+                    str(ref_src.paths[i]),
+                    f"frame shape {r.shape} differs from prediction {x.shape} ({pred_src.paths[i].name})",
+                )
+            mse = pu21_mse(x, r, nits_per_unit=scale)
+            mses.append(mse)
+            if min(x.shape[:2]) >= 11:
+                ssims.append(pu21_ssim(x, r, nits_per_unit=scale, colorspace=colorspace))
+            delta_es.append(delta_e_itp(x, r, nits_per_unit=scale, colorspace=colorspace))
+            ref_stats.add(image_luminance(r, colorspace))
+            ref_clipped.append(clipped_fraction(r))
+            ref_temporal.add(r, argument="reference")
+            error = np.abs(
+                pu21_encode(pu21_luminance(x, colorspace) * scale) - pu21_encode(pu21_luminance(r, colorspace) * scale)
+            ).astype(np.float32)
+            score = mse
+        worst.offer(i, score, x, error)
+        if ctx is not None:
+            ctx.progress(i - first + 1, n, f"frame {i - first + 1}/{n}")
+
+    # 3. Assemble, make JSON-safe, write reports.
+    metrics: dict[str, Any] = {}
+    if ref_src is not None:
+        metrics["pu21_psnr"] = psnr_from_mse(float(np.mean(mses)), PU21_PEAK)
+        metrics["pu21_ssim"] = float(np.mean(ssims)) if ssims else None
+        metrics["delta_e_itp"] = float(np.mean(delta_es))
+    metrics.update(_no_reference_metrics(pred_stats, pred_temporal, clipped, scale, n))
+    reference_metrics = (
+        _no_reference_metrics(ref_stats, ref_temporal, ref_clipped, scale, n) if ref_src else None
+    )
+    non_finite: dict[str, str] = {}
+    result: dict[str, Any] = {
+        "metrics": _json_safe(metrics, "metrics", non_finite),
+        "reference_metrics": _json_safe(reference_metrics, "reference_metrics", non_finite),
+        "non_finite": non_finite,
+        "nits_per_unit": scale,
+        "colorspace": colorspace,
+        "frames": n,
+        "frame_range": {"start": first, "stop": end},
+        "prediction": pred_src.text,
+        "reference": ref_src.text if ref_src else None,
+        "report_json": str(out_dir / REPORT_JSON),
+        "report_png": str(out_dir / REPORT_PNG),
+        "definitions": {k: DEFINITIONS[k] for k in metrics},
+    }
+    _write_reports(
+        result, metrics, output_dir=out_dir, worst=worst, pred_stats=pred_stats, ref_stats=ref_stats,
+        nits_per_unit=scale,
+    )
+    return result
+
+
+def _convert(frame: _Frame, colorspace: str) -> np.ndarray:
+    from hdr_mcp.color import convert_colorspace
+
+    return np.asarray(convert_colorspace(frame.pixels, frame.colorspace, colorspace), np.float32)
+
+
+def _no_reference_metrics(
+    stats: LuminanceStats, temporal: TemporalStats, clipped: list[float], scale: float, frames: int
+) -> dict[str, Any]:
+    peak = stats.peak(nits_per_unit=scale)
+    out: dict[str, Any] = {
+        "peak": peak["max"],
+        "peak_robust": peak["robust"],
+        "dynamic_range_stops": stats.dynamic_range_stops(),
+        "clipped_fraction": float(np.mean(clipped)),
+    }
+    if frames >= 2:
+        out["flicker"] = temporal.flicker
+        out["f2f_psnr"] = temporal.f2f_psnr
+        out["f2f_identical_pairs"] = temporal.identical_pairs
+    return out
+
+
+class EvaluateParams(BaseModel):
+    """Parameters of the ``evaluate`` job (see :func:`evaluate`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prediction: str = Field(
+        min_length=1,
+        description="HDR prediction: an image file, or a frame folder / %04d pattern / glob of EXRs.",
+    )
+    reference: str | None = Field(
+        default=None,
+        description="Ground truth with the same frame count and shapes; omit for no-reference metrics.",
+    )
+    nits_per_unit: float = Field(
+        default=100.0,
+        gt=0.0,
+        le=MAX_NITS_PER_UNIT,
+        description="cd/m^2 shown for scene-linear 1.0 (PU21 and Delta E ITP need absolute luminance).",
+    )
+    output_dir: str | None = Field(
+        default=None,
+        description="Folder for report.json and report.png; default <prediction stem>_eval beside the prediction.",
+    )
+    start: int = Field(default=0, ge=0, description="First frame index (0-based, into the sorted frame list).")
+    stop: int | None = Field(default=None, ge=1, description="Frame index to stop before; omit for all frames.")
+
+    @model_validator(mode="after")
+    def _stop_after_start(self) -> EvaluateParams:
+        if self.stop is not None and self.stop <= self.start:
+            raise ValueError(f"stop={self.stop} must be greater than start={self.start}")
+        return self
+
+
+def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """Job handler for kind ``"evaluate"``: validate ``params`` (:class:`EvaluateParams`), evaluate."""
+    try:
+        p = EvaluateParams.model_validate(params)
+    except ValidationError as e:
+        err = e.errors()[0]
+        argument = ".".join(str(part) for part in err.get("loc", ())) or "params"
+        raise InvalidArgument(argument, err.get("input"), err.get("msg", "invalid")) from e
+    return evaluate(
+        p.prediction,
+        p.reference,
+        nits_per_unit=p.nits_per_unit,
+        output_dir=p.output_dir,
+        start=p.start,
+        stop=p.stop,
+        ctx=ctx,
+    )

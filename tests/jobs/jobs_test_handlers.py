@@ -1,0 +1,63 @@
+"""Job handlers used by tests/jobs (importable by worker subprocesses via PYTHONPATH).
+
+Not a test module (no ``test_`` prefix): workers import it by name through
+``HDR_MCP_EXTRA_HANDLERS="kind=jobs_test_handlers:function"``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from hdr_mcp.errors import InvalidArgument
+from hdr_mcp.jobs.context import JobCancelled, JobContext
+
+HANDLERS = {
+    "echo": "jobs_test_handlers:echo",
+    "boom": "jobs_test_handlers:boom",
+    "hdr_error": "jobs_test_handlers:hdr_error",
+    "not_json": "jobs_test_handlers:not_json",
+    "slow": "jobs_test_handlers:slow",
+}
+
+
+def echo(params: dict, ctx: JobContext) -> dict:
+    steps = int(params.get("steps", 3))
+    for i in range(steps):
+        ctx.progress(i + 1, steps, f"step {i + 1}")
+    ctx.log("echo done")
+    return {"echo": params, "workdir": str(ctx.workdir), "pid": os.getpid()}
+
+
+def boom(params: dict, ctx: JobContext) -> dict:
+    ctx.progress(1, 2, "about to fail")
+    raise ValueError(params.get("message", "kaboom"))
+
+
+def hdr_error(params: dict, ctx: JobContext) -> dict:
+    raise InvalidArgument("width", -1, "must be positive")
+
+
+def not_json(params: dict, ctx: JobContext) -> dict:
+    return {"value": object()}
+
+
+def slow(params: dict, ctx: JobContext) -> dict:
+    """Steps of ``dt`` seconds with a checkpoint in the workdir, so a retry resumes.
+
+    Writes ``attempt-<pid>`` on start so tests can wait until it runs; honours should_stop()
+    unless ``ignore_stop``.
+    """
+    steps = int(params.get("steps", 200))
+    dt = float(params.get("dt", 0.02))
+    checkpoint = ctx.workdir / "checkpoint"
+    start = int(checkpoint.read_text()) if checkpoint.exists() else 0
+    (ctx.workdir / f"attempt-{os.getpid()}").write_text(str(start))
+    for i in range(start, steps):
+        if not params.get("ignore_stop") and ctx.should_stop():
+            ctx.log(f"stopping at step {i}")
+            raise JobCancelled(f"stopped at step {i}")
+        time.sleep(dt)
+        checkpoint.write_text(str(i + 1))
+        ctx.progress(i + 1, steps, f"step {i + 1}")
+    return {"steps": steps, "resumed_from": start, "pid": os.getpid()}

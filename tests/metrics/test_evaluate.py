@@ -1,0 +1,254 @@
+"""evaluate(): files in, metrics + JSON/PNG reports out; sequences, errors, job handler."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from hdr_mcp.errors import InvalidArgument
+from hdr_mcp.io import read_image, write_exr
+from hdr_mcp.jobs.context import JobCancelled, LocalContext
+from hdr_mcp.metrics.evaluate import DEFINITIONS, EvaluateParams, evaluate, run
+from hdr_mcp.metrics.fidelity import delta_e_itp, pu21_psnr, pu21_ssim
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _small_hdr(seed: int = 0, shape=(40, 56)) -> np.ndarray:
+    """A small real HDRI (tests/data, if the io helper shipped some) or a synthetic sky."""
+    exrs = sorted(DATA.rglob("*.exr")) if DATA.is_dir() else []
+    if exrs:
+        x = read_image(exrs[seed % len(exrs)]).pixels[..., :3]
+        step = max(1, min(x.shape[0] // shape[0], x.shape[1] // shape[1]))
+        return np.ascontiguousarray(x[::step, ::step][: shape[0], : shape[1]], dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    sky = 2.0 ** (6.0 * (1.0 - yy / h) - 3.0)
+    sun = 4000.0 * np.exp(-((yy - h * 0.3) ** 2 + (xx - w * 0.6) ** 2) / 6.0)
+    base = (sky + sun)[..., None] * np.array([0.8, 0.9, 1.1]) * rng.uniform(0.9, 1.1, (h, w, 1))
+    return base.astype(np.float32)
+
+
+def _write_sequence(folder: Path, frames) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        write_exr(folder / f"frame_{i:04d}.exr", frame, dtype="float")
+    return folder
+
+
+@pytest.fixture
+def pair(tmp_path):
+    ref = _small_hdr(0)
+    pred = ref * np.float32(1.2)
+    ref_path = write_exr(tmp_path / "ref.exr", ref, dtype="float")
+    pred_path = write_exr(tmp_path / "pred.exr", pred, dtype="float")
+    return Path(pred_path), Path(ref_path)
+
+
+def _strict_json_roundtrip(result: dict) -> dict:
+    text = json.dumps(result, allow_nan=False)
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+
+
+def test_single_image_metrics_match_functions_and_reports_exist(pair, tmp_path):
+    pred_path, ref_path = pair
+    out = tmp_path / "reports"
+    result = evaluate(pred_path, ref_path, nits_per_unit=100.0, output_dir=out)
+    pred, ref = read_image(pred_path).pixels, read_image(ref_path).pixels
+    m = result["metrics"]
+    assert m["pu21_psnr"] == pytest.approx(pu21_psnr(pred, ref, nits_per_unit=100.0), rel=1e-9)
+    assert m["pu21_ssim"] == pytest.approx(pu21_ssim(pred, ref, nits_per_unit=100.0), rel=1e-9)
+    assert m["delta_e_itp"] == pytest.approx(delta_e_itp(pred, ref, nits_per_unit=100.0), rel=1e-9)
+    assert set(m) == {
+        "pu21_psnr", "pu21_ssim", "delta_e_itp", "peak", "peak_robust", "dynamic_range_stops",
+        "clipped_fraction",
+    }
+    assert set(result["definitions"]) == set(m)
+    assert result["frames"] == 1 and result["nits_per_unit"] == 100.0
+    assert result["prediction"] == str(pred_path) and result["reference"] == str(ref_path)
+    assert result["reference_metrics"]["peak"] == pytest.approx(m["peak"] / 1.2, rel=1e-5)
+    assert result["non_finite"] == {}
+    report = json.loads(Path(result["report_json"]).read_text())
+    assert report == _strict_json_roundtrip(result)
+    png = PILImage.open(result["report_png"])
+    png.load()
+    assert png.mode == "RGB" and png.width >= 720 and png.height > 300
+    assert Path(result["report_json"]).parent == out
+
+
+def test_identical_images_give_inf_as_null_plus_flag(pair):
+    _, ref_path = pair
+    result = evaluate(ref_path, ref_path)
+    assert result["metrics"]["pu21_psnr"] is None
+    assert result["non_finite"] == {"metrics.pu21_psnr": "+inf"}
+    assert result["metrics"]["pu21_ssim"] == pytest.approx(1.0)
+    assert result["metrics"]["delta_e_itp"] == 0.0
+    text = Path(result["report_json"]).read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    _strict_json_roundtrip(json.loads(text))
+
+
+def test_default_output_dir_is_beside_prediction(pair):
+    pred_path, ref_path = pair
+    result = evaluate(pred_path, ref_path)
+    assert Path(result["report_png"]) == pred_path.parent / "pred_eval" / "report.png"
+    assert Path(result["report_png"]).is_file()
+
+
+def test_no_reference_metrics(tmp_path):
+    x = _small_hdr(1)
+    clamped = np.minimum(x, 1.0)
+    p1 = write_exr(tmp_path / "hdr.exr", x, dtype="float")
+    p2 = write_exr(tmp_path / "clamped.exr", clamped, dtype="float")
+    r1 = evaluate(p1, output_dir=tmp_path / "a")
+    r2 = evaluate(p2, output_dir=tmp_path / "b")
+    assert "pu21_psnr" not in r1["metrics"] and r1["reference"] is None
+    assert r1["reference_metrics"] is None
+    assert r2["metrics"]["clipped_fraction"] > 10 * r1["metrics"]["clipped_fraction"]
+    assert r2["metrics"]["peak"] <= 100.0 + 1e-3
+    assert r1["metrics"]["dynamic_range_stops"] > r2["metrics"]["dynamic_range_stops"]
+    PILImage.open(r1["report_png"]).load()
+
+
+def test_sequences_folder_pattern_glob_and_progress(tmp_path):
+    base = _small_hdr(2, shape=(24, 32))
+    gains = [1.0, 1.1, 0.9, 1.05]
+    ref_dir = _write_sequence(tmp_path / "ref", [base * np.float32(g) for g in gains])
+    pred_dir = _write_sequence(tmp_path / "pred", [base * np.float32(g * 1.02) for g in gains])
+    reports: list[tuple] = []
+    ctx = LocalContext(tmp_path / "work", on_progress=lambda d, t, m: reports.append((d, t)))
+    result = evaluate(pred_dir, ref_dir, output_dir=tmp_path / "out", ctx=ctx)
+    m = result["metrics"]
+    assert result["frames"] == 4
+    assert {"flicker", "f2f_psnr", "f2f_identical_pairs"} <= set(m)
+    means = np.array(gains) * 1.02
+    assert m["flicker"] == pytest.approx(np.std(means) / np.mean(means), rel=1e-4)
+    assert m["f2f_identical_pairs"] == 0
+    assert reports[0] == (0, 4) and reports[-1] == (4, 4) and len(reports) == 5
+    assert set(result["definitions"]) == set(m)
+
+    by_pattern = evaluate(str(pred_dir / "frame_%04d.exr"), str(ref_dir / "*.exr"), output_dir=tmp_path / "o2")
+    assert by_pattern["metrics"] == pytest.approx(m)
+
+    window = evaluate(pred_dir, ref_dir, start=1, stop=3, output_dir=tmp_path / "o3")
+    assert window["frames"] == 2 and window["frame_range"] == {"start": 1, "stop": 3}
+    png = PILImage.open(result["report_png"])
+    png.load()
+
+
+def test_sequence_default_output_dir_and_identical_frames(tmp_path):
+    frame = _small_hdr(3, shape=(16, 16))
+    seq = _write_sequence(tmp_path / "shot", [frame] * 3)
+    result = evaluate(seq)
+    assert Path(result["report_json"]) == tmp_path / "shot_eval" / "report.json"
+    assert result["metrics"]["flicker"] == 0.0
+    assert result["metrics"]["f2f_psnr"] is None
+    assert result["non_finite"] == {"metrics.f2f_psnr": "+inf"}
+    assert result["metrics"]["f2f_identical_pairs"] == 2
+
+
+def test_frame_count_mismatch_names_reference(tmp_path):
+    base = _small_hdr(4, shape=(16, 16))
+    a = _write_sequence(tmp_path / "a", [base] * 3)
+    b = _write_sequence(tmp_path / "b", [base] * 2)
+    with pytest.raises(InvalidArgument) as e:
+        evaluate(a, b, output_dir=tmp_path / "o")
+    assert e.value.argument == "reference" and "2 frame(s)" in str(e.value)
+
+
+def test_shape_mismatch_names_reference(tmp_path):
+    a = write_exr(tmp_path / "a.exr", _small_hdr(5, shape=(16, 16)), dtype="float")
+    b = write_exr(tmp_path / "b.exr", _small_hdr(5, shape=(16, 20)), dtype="float")
+    with pytest.raises(InvalidArgument) as e:
+        evaluate(a, b, output_dir=tmp_path / "o")
+    assert e.value.argument == "reference"
+
+
+def test_missing_files_name_the_argument(pair, tmp_path):
+    pred_path, _ = pair
+    with pytest.raises(InvalidArgument) as e:
+        evaluate(tmp_path / "nope.exr")
+    assert e.value.argument == "prediction"
+    with pytest.raises(InvalidArgument) as e:
+        evaluate(pred_path, tmp_path / "missing" / "frame_%04d.exr")
+    assert e.value.argument == "reference"
+
+
+def test_nan_in_input_names_the_argument(pair, tmp_path):
+    import OpenEXR
+
+    pred_path, _ = pair
+    bad = _small_hdr(0)
+    bad[3, 4, 1] = np.nan
+    bad_path = tmp_path / "nan.exr"
+    # Written with the bindings directly: hdr_mcp's writer refuses non-finite pixels.
+    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage},
+                 {"RGB": np.ascontiguousarray(bad)}).write(str(bad_path))
+    with pytest.raises(InvalidArgument, match="NaN") as e:
+        evaluate(pred_path, bad_path, output_dir=tmp_path / "o")
+    assert e.value.argument == "reference"
+    with pytest.raises(InvalidArgument) as e:
+        evaluate(bad_path, output_dir=tmp_path / "o")
+    assert e.value.argument == "prediction"
+
+
+def test_bad_scalars(pair, tmp_path):
+    pred_path, ref_path = pair
+    for kwargs, argument in [
+        ({"nits_per_unit": 0.0}, "nits_per_unit"),
+        ({"nits_per_unit": 20000.0}, "nits_per_unit"),
+        ({"nits_per_unit": math.nan}, "nits_per_unit"),
+        ({"start": 1}, "start"),
+        ({"start": 0, "stop": 0}, "stop"),
+    ]:
+        with pytest.raises(InvalidArgument) as e:
+            evaluate(pred_path, ref_path, output_dir=tmp_path / "o", **kwargs)
+        assert e.value.argument == argument, kwargs
+
+
+def test_cancellation_between_frames(tmp_path):
+    base = _small_hdr(6, shape=(16, 16))
+    seq = _write_sequence(tmp_path / "s", [base] * 3)
+    stop = threading.Event()
+    stop.set()
+    ctx = LocalContext(tmp_path / "w", stop_event=stop)
+    with pytest.raises(JobCancelled):
+        evaluate(seq, output_dir=tmp_path / "o", ctx=ctx)
+    assert not (tmp_path / "o" / "report.json").exists()
+
+
+def test_run_handler_validates_params(pair, tmp_path):
+    pred_path, ref_path = pair
+    ctx = LocalContext(tmp_path / "w")
+    result = run(
+        {"prediction": str(pred_path), "reference": str(ref_path), "nits_per_unit": 250.0,
+         "output_dir": str(tmp_path / "job")},
+        ctx,
+    )
+    assert result["nits_per_unit"] == 250.0 and Path(result["report_png"]).is_file()
+    for params, argument in [
+        ({"prediction": str(pred_path), "nits_per_unit": 0}, "nits_per_unit"),
+        ({"prediction": str(pred_path), "nits_per_unit": 1e5}, "nits_per_unit"),
+        ({"prediction": str(pred_path), "bogus": 1}, "bogus"),
+        ({}, "prediction"),
+    ]:
+        with pytest.raises(InvalidArgument) as e:
+            run(params, ctx)
+        assert e.value.argument == argument
+    with pytest.raises(InvalidArgument):
+        run({"prediction": str(pred_path), "start": 3, "stop": 2}, ctx)
+
+
+def test_params_schema_documents_every_field():
+    schema = EvaluateParams.model_json_schema()
+    assert all("description" in field for field in schema["properties"].values())
+    assert schema["properties"]["nits_per_unit"]["exclusiveMinimum"] == 0.0
+    assert schema["properties"]["nits_per_unit"]["maximum"] == 10000.0
+    assert {"pu21_psnr", "flicker", "f2f_psnr"} <= set(DEFINITIONS)
