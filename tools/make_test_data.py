@@ -12,8 +12,8 @@ then run ``python tools/make_test_data.py [--source DIR]``.
 Processing: an integer box filter (mean of k x k blocks, k = 4 for 256x128, k = 2 for 512x256)
 computed in float64 on the scene-linear values, i.e. in linear light, then stored as half. Area
 averaging lowers a small sun's peak (a 1-pixel sun of 33952 averaged with darker neighbours);
-the original peak is kept in the ``hdr_mcp/original_peak`` header attribute. Negative values
-(DWAB ringing in the originals, down to about -0.004) are kept: they are legal scene-linear data.
+the original peak is kept in the ``hdr_mcp/original_peak`` header attribute. The originals' small
+negative values (DWAB ringing, down to about -0.004) average away; none are clamped.
 
 - ``tests/data/{interior,city,sunset}.exr``: 256x128, half, ZIP (lossless, so tests can compare
   write/read round trips exactly). Chosen for dynamic range: 25, 20 and 17 stops.

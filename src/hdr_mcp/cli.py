@@ -242,8 +242,13 @@ def _render_evaluation(result: dict[str, Any]) -> None:
     table = Table(title=f"evaluate (nits_per_unit={result.get('nits_per_unit')})")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    non_finite = result.get("non_finite") or {}
     for name, value in result["metrics"].items():
-        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+        if value is None:
+            shown = non_finite.get(f"metrics.{name}", "n/a")
+        else:
+            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        table.add_row(name, shown)
     console = _stderr_or_stdout()
     console.print(table)
     for key in ("report_json", "report_png"):

@@ -57,6 +57,18 @@ def test_reference_points():
     assert float(itm.tone_mapping_inverse_BT2446_C(white)) == pytest.approx(203.0, rel=1e-12)
 
 
+def test_sdr_grey_placement():
+    # SDR 18 % grey, as scene-linear at 100 cd/m^2 per unit (pipeline defaults, module docstring).
+    grey = np.full(3, 0.18)
+    assert itm.inverse_tonemap(
+        grey, peak_nits=1000.0, reference_white_nits=100.0
+    ) / 100 == pytest.approx([0.1370029] * 3, abs=1e-7)
+    # At the Report's operating point: 25.4 cd/m^2, next to BT.2408's 26 cd/m^2 grey card.
+    assert itm.inverse_tonemap(grey, peak_nits=1000.0, reference_white_nits=203.0) == pytest.approx(
+        [25.42649] * 3, abs=1e-5
+    )
+
+
 # -- the curve pair ----------------------------------------------------------------------------
 
 
@@ -86,7 +98,10 @@ def test_inverse_of_forward_is_identity(dtype, rtol):
 def test_forward_of_inverse_is_identity():
     sdr = np.linspace(-5.0, 150.0, 20001)
     np.testing.assert_allclose(
-        itm.tone_mapping_BT2446_C(itm.tone_mapping_inverse_BT2446_C(sdr)), sdr, rtol=1e-12, atol=1e-12
+        itm.tone_mapping_BT2446_C(itm.tone_mapping_inverse_BT2446_C(sdr)),
+        sdr,
+        rtol=1e-12,
+        atol=1e-12,
     )
 
 
@@ -111,7 +126,9 @@ def test_crosstalk_matrix_and_its_inverse():
     alpha = 0.1
     m = itm.crosstalk_matrix_BT2446_C(alpha)
     np.testing.assert_allclose(m, [[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]], atol=1e-15)
-    expected_inverse = (np.eye(3) * (1 - alpha) - (np.ones((3, 3)) - np.eye(3)) * alpha) / (1 - 3 * alpha)
+    expected_inverse = (np.eye(3) * (1 - alpha) - (np.ones((3, 3)) - np.eye(3)) * alpha) / (
+        1 - 3 * alpha
+    )
     np.testing.assert_allclose(np.linalg.inv(m), expected_inverse, atol=1e-14)
 
 
@@ -146,10 +163,15 @@ def test_rgb_round_trip_and_neutrals():
     np.testing.assert_allclose(itm.hdr_to_sdr_BT2446_C(hdr), rgb, rtol=1e-12, atol=1e-12)
     grey = np.linspace(0.0, 120.0, 50)[:, None].repeat(3, axis=1)
     expected = itm.tone_mapping_inverse_BT2446_C(grey[:, 0])
-    np.testing.assert_allclose(itm.sdr_to_hdr_BT2446_C(grey), expected[:, None].repeat(3, 1), rtol=1e-12)
+    np.testing.assert_allclose(
+        itm.sdr_to_hdr_BT2446_C(grey), expected[:, None].repeat(3, 1), rtol=1e-12
+    )
     # Black and negative luminance use the linear segment (no division by zero).
-    np.testing.assert_allclose(itm.sdr_to_hdr_BT2446_C([[0.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]),
-                               [[0.0, 0.0, 0.0], [-1 / K1, 0.0, 0.0]], atol=1e-15)
+    np.testing.assert_allclose(
+        itm.sdr_to_hdr_BT2446_C([[0.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]),
+        [[0.0, 0.0, 0.0], [-1 / K1, 0.0, 0.0]],
+        atol=1e-15,
+    )
 
 
 def test_rgb_conversion_keeps_chromaticity():
@@ -165,7 +187,11 @@ def test_rgb_conversion_keeps_chromaticity():
 
 def test_float32_stays_float32():
     rgb = np.random.default_rng(0).uniform(0, 1, (8, 8, 3)).astype(np.float32)
-    for out in (itm.sdr_to_hdr_BT2446_C(rgb * 100), itm.inverse_tonemap(rgb), itm.inverse_tonemap(rgb, "power")):
+    for out in (
+        itm.sdr_to_hdr_BT2446_C(rgb * 100),
+        itm.inverse_tonemap(rgb),
+        itm.inverse_tonemap(rgb, "power"),
+    ):
         assert out.dtype == np.float32
     np.testing.assert_allclose(itm.tonemap(itm.inverse_tonemap(rgb)), rgb, rtol=2e-5, atol=1e-6)
 
@@ -174,16 +200,18 @@ def test_float32_stays_float32():
 
 
 @pytest.mark.parametrize("operator", itm.OPERATORS)
-@pytest.mark.parametrize("peak, white", [(1000.0, 203.0), (1000.0, 100.0), (4000.0, 203.0), (300.0, 250.0)])
+@pytest.mark.parametrize(
+    "peak, white", [(1000.0, 203.0), (1000.0, 100.0), (4000.0, 203.0), (300.0, 250.0)]
+)
 def test_dispatcher_round_trip_white_and_monotone(operator, peak, white):
     rng = np.random.default_rng(11)
     rgb = rng.uniform(0.0, 1.0, size=(2000, 3))
     hdr = itm.inverse_tonemap(rgb, operator, peak_nits=peak, reference_white_nits=white)
     back = itm.tonemap(hdr, operator, peak_nits=peak, reference_white_nits=white)
     np.testing.assert_allclose(back, rgb, rtol=1e-10, atol=1e-12)
-    assert itm.inverse_tonemap(np.ones(3), operator, peak_nits=peak, reference_white_nits=white) == pytest.approx(
-        [peak] * 3, rel=1e-12
-    )
+    assert itm.inverse_tonemap(
+        np.ones(3), operator, peak_nits=peak, reference_white_nits=white
+    ) == pytest.approx([peak] * 3, rel=1e-12)
     ramp = np.linspace(0.0, 1.0, 4097)[:, None].repeat(3, axis=1)
     y = itm.inverse_tonemap(ramp, operator, peak_nits=peak, reference_white_nits=white)[:, 1]
     assert np.all(np.diff(y) > 0)
@@ -202,15 +230,32 @@ def test_bt2446c_operating_point_of_the_report():
     # reference white 203 and peak 1000: SDR white is the forward curve's image of 1000 cd/m^2.
     sdr_nits = np.array([10.0, 58.535, 90.6522158, 100.0])
     relative = sdr_nits / float(itm.tone_mapping_BT2446_C(1000.0))
-    hdr = itm.inverse_tonemap(relative[:, None].repeat(3, 1), peak_nits=1000.0, reference_white_nits=203.0)
+    hdr = itm.inverse_tonemap(
+        relative[:, None].repeat(3, 1), peak_nits=1000.0, reference_white_nits=203.0
+    )
     np.testing.assert_allclose(hdr[:, 0], itm.tone_mapping_inverse_BT2446_C(sdr_nits), rtol=1e-12)
     assert hdr[2, 0] == pytest.approx(203.0, rel=1e-8)
+
+
+def test_operator_parameters_for_provenance():
+    report = itm.operator_parameters(peak_nits=1000.0, reference_white_nits=203.0)
+    assert report["k2"] == pytest.approx(K2_PUBLISHED, abs=2e-5)
+    assert report["k4"] == pytest.approx(K4_PUBLISHED, abs=1e-4)
+    assert report["curve_units_per_nit"] == 1.0
+    assert report["sdr_white_curve_nits"] == pytest.approx(118.3772622, abs=1e-6)
+    assert itm.operator_parameters("power", peak_nits=1000.0, reference_white_nits=203.0) == {
+        "gamma": pytest.approx(math.log(0.026) / math.log(0.18))
+    }
+    with pytest.raises(InvalidArgument, match="k9"):
+        itm.operator_parameters(k9=1.0)
 
 
 def test_power_places_grey_on_the_bt2408_grey_card():
     gamma = itm.power_gamma_for_grey(1000.0, 203.0)
     assert gamma == pytest.approx(math.log(0.026) / math.log(0.18), rel=1e-12)
-    grey = itm.inverse_tonemap(np.full(3, 0.18), "power", peak_nits=1000.0, reference_white_nits=203.0)
+    grey = itm.inverse_tonemap(
+        np.full(3, 0.18), "power", peak_nits=1000.0, reference_white_nits=203.0
+    )
     np.testing.assert_allclose(grey, 26.0, rtol=1e-12)
     fixed = itm.inverse_tonemap(np.full(3, 0.5), "power", peak_nits=1000.0, gamma=1.0)
     np.testing.assert_allclose(fixed, 500.0, rtol=1e-12)
@@ -220,8 +265,14 @@ def test_power_places_grey_on_the_bt2408_grey_card():
     "call, argument",
     [
         (lambda: itm.inverse_tonemap(np.ones(3), "reinhard"), "operator"),
-        (lambda: itm.inverse_tonemap(np.ones(3), peak_nits=100.0, reference_white_nits=203.0), "peak_nits"),
-        (lambda: itm.inverse_tonemap(np.ones(3), reference_white_nits=-1.0), "reference_white_nits"),
+        (
+            lambda: itm.inverse_tonemap(np.ones(3), peak_nits=100.0, reference_white_nits=203.0),
+            "peak_nits",
+        ),
+        (
+            lambda: itm.inverse_tonemap(np.ones(3), reference_white_nits=-1.0),
+            "reference_white_nits",
+        ),
         (lambda: itm.inverse_tonemap(np.ones(3), alpha=0.4), "alpha"),
         (lambda: itm.inverse_tonemap(np.ones(3), gamma=2.0), "gamma"),
         (lambda: itm.inverse_tonemap(np.ones(3), "power", gamma=0.5), "gamma"),

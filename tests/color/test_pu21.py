@@ -31,7 +31,12 @@ def test_reference_values_from_facts():
 
 def test_banding_glare_constants_are_the_published_ones():
     assert PU21_PARAMETERS["banding_glare"] == (
-        0.353487901, 0.3734658629, 8.277049286e-05, 0.9062562627, 0.09150303166, 0.9099517204,
+        0.353487901,
+        0.3734658629,
+        8.277049286e-05,
+        0.9062562627,
+        0.09150303166,
+        0.9099517204,
         596.3148142,
     )
 

@@ -26,7 +26,11 @@ def test_writes_numbered_frames(tmp_path: Path) -> None:
         assert frames.write(_frame(9), index=9) == out / "frame_00009.exr"
         assert frames.write(_frame(10)) == out / "frame_00010.exr"  # continues after 9
     assert [p.name for p in frames.paths] == [
-        "frame_00000.exr", "frame_00001.exr", "frame_00002.exr", "frame_00009.exr", "frame_00010.exr",
+        "frame_00000.exr",
+        "frame_00001.exr",
+        "frame_00002.exr",
+        "frame_00009.exr",
+        "frame_00010.exr",
     ]
     assert sorted(p.name for p in out.iterdir()) == [p.name for p in frames.paths]
     image = read_exr(out / "frame_00001.exr")

@@ -22,9 +22,20 @@ def test_natural_key_orders_numbers_by_value():
 
 
 def test_folder_in_natural_order_skipping_hidden_and_other_files(tmp_path):
-    _touch(tmp_path, "frame_10.png", "frame_9.png", "frame_100.png", ".frame_1.png.abc.tmp.png", "notes.txt")
+    _touch(
+        tmp_path,
+        "frame_10.png",
+        "frame_9.png",
+        "frame_100.png",
+        ".frame_1.png.abc.tmp.png",
+        "notes.txt",
+    )
     (tmp_path / "sub.png").mkdir()
-    assert [p.name for p in list_frames(tmp_path)] == ["frame_9.png", "frame_10.png", "frame_100.png"]
+    assert [p.name for p in list_frames(tmp_path)] == [
+        "frame_9.png",
+        "frame_10.png",
+        "frame_100.png",
+    ]
 
 
 def test_folder_mixing_image_types_is_refused(tmp_path):
@@ -35,7 +46,9 @@ def test_folder_mixing_image_types_is_refused(tmp_path):
 
 
 def test_printf_pattern_matches_exact_padding_only(tmp_path):
-    _touch(tmp_path, "f_0001.png", "f_0002.png", "f_0010.png", "f_00003.png", "f_5.png", "f_0004.jpg")
+    _touch(
+        tmp_path, "f_0001.png", "f_0002.png", "f_0010.png", "f_00003.png", "f_5.png", "f_0004.jpg"
+    )
     frames = list_frames(tmp_path / "f_%04d.png")
     assert [p.name for p in frames] == ["f_0001.png", "f_0002.png", "f_0010.png"]
     assert [p.name for p in list_frames(str(tmp_path / "f_%d.png"))] == ["f_5.png"]
@@ -49,7 +62,10 @@ def test_printf_pattern_numbers_past_the_padding(tmp_path):
 def test_hash_pattern(tmp_path):
     _touch(tmp_path, "shot.1001.exr", "shot.1002.exr", "shot.0999.exr", "shot.999.exr")
     assert [p.name for p in list_frames(tmp_path / "shot.####.exr")] == [
-        "shot.0999.exr", "shot.1001.exr", "shot.1002.exr"]
+        "shot.0999.exr",
+        "shot.1001.exr",
+        "shot.1002.exr",
+    ]
 
 
 def test_glob_pattern(tmp_path):

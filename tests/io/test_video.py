@@ -20,8 +20,15 @@ def _grey_levels(n: int) -> list[int]:
     return [16 + 20 * i for i in range(n)]
 
 
-def write_test_video(path: Path, n: int = 12, size: tuple[int, int] = (48, 64), *, codec: str = "libx264",
-                     pix_fmt: str = "yuv420p", tag_709: bool = True) -> Path:
+def write_test_video(
+    path: Path,
+    n: int = 12,
+    size: tuple[int, int] = (48, 64),
+    *,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    tag_709: bool = True,
+) -> Path:
     """Flat grey frames (level 16 + 20 i) with PyAV directly, independent of VideoWriter."""
     from av.video.reformatter import ColorRange, Colorspace
 
@@ -38,7 +45,11 @@ def write_test_video(path: Path, n: int = 12, size: tuple[int, int] = (48, 64), 
             rgb = np.full((h, w, 3), level, np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             if pix_fmt != "rgb24":
-                frame = frame.reformat(format=pix_fmt, dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG)
+                frame = frame.reformat(
+                    format=pix_fmt,
+                    dst_colorspace=Colorspace.ITU709,
+                    dst_color_range=ColorRange.MPEG,
+                )
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
@@ -53,9 +64,22 @@ def video(tmp_path) -> Path:
 
 def test_probe(video):
     info = probe(video)
-    assert {k: info[k] for k in ("width", "height", "fps", "frames", "codec", "pix_fmt", "bit_depth")} == {
-        "width": 64, "height": 48, "fps": 24.0, "frames": 12, "codec": "h264", "pix_fmt": "yuv420p", "bit_depth": 8}
-    assert (info["colorspace"], info["color_trc"], info["color_range"]) == ("bt709", "bt709", "limited")
+    assert {
+        k: info[k] for k in ("width", "height", "fps", "frames", "codec", "pix_fmt", "bit_depth")
+    } == {
+        "width": 64,
+        "height": 48,
+        "fps": 24.0,
+        "frames": 12,
+        "codec": "h264",
+        "pix_fmt": "yuv420p",
+        "bit_depth": 8,
+    }
+    assert (info["colorspace"], info["color_trc"], info["color_range"]) == (
+        "bt709",
+        "bt709",
+        "limited",
+    )
     assert info["duration_s"] == pytest.approx(0.5)
 
 
@@ -79,7 +103,9 @@ def test_iter_frames_is_lazy_and_closes(video):
     iterator.close()  # must not raise; the container is closed in the generator's finally
 
 
-@pytest.mark.parametrize("matrix, size", [("bt709", (48, 64)), ("bt601", (48, 64)), ("bt709", (720, 64))])
+@pytest.mark.parametrize(
+    "matrix, size", [("bt709", (48, 64)), ("bt601", (48, 64)), ("bt709", (720, 64))]
+)
 def test_yuv_matrix_follows_tag_or_size(tmp_path, matrix, size):
     """A saturated colour decodes right with the tagged matrix, or the size convention untagged."""
     from av.video.reformatter import ColorRange, Colorspace
@@ -96,7 +122,8 @@ def test_yuv_matrix_follows_tag_or_size(tmp_path, matrix, size):
             stream.codec_context.colorspace = 1
         sws = Colorspace.ITU709 if matrix == "bt709" else Colorspace.ITU601
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-            format="yuv444p", dst_colorspace=sws, dst_color_range=ColorRange.MPEG)
+            format="yuv444p", dst_colorspace=sws, dst_color_range=ColorRange.MPEG
+        )
         for packet in stream.encode(frame):
             container.mux(packet)
         for packet in stream.encode():
@@ -111,7 +138,9 @@ def test_sixteen_bit_video_is_exact(tmp_path):
     with av.open(str(path), "w") as container:
         stream = container.add_stream("ffv1", rate=24)
         stream.width, stream.height, stream.pix_fmt = 8, 4, "rgb48le"
-        for packet in stream.encode(av.VideoFrame.from_ndarray(np.broadcast_to(values, (4, 8, 3)).copy(), format="rgb48le")):
+        for packet in stream.encode(
+            av.VideoFrame.from_ndarray(np.broadcast_to(values, (4, 8, 3)).copy(), format="rgb48le")
+        ):
             container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

@@ -67,7 +67,12 @@ def test_single_image_metrics_match_functions_and_reports_exist(pair, tmp_path):
     assert m["pu21_ssim"] == pytest.approx(pu21_ssim(pred, ref, nits_per_unit=100.0), rel=1e-9)
     assert m["delta_e_itp"] == pytest.approx(delta_e_itp(pred, ref, nits_per_unit=100.0), rel=1e-9)
     assert set(m) == {
-        "pu21_psnr", "pu21_ssim", "delta_e_itp", "peak", "peak_robust", "dynamic_range_stops",
+        "pu21_psnr",
+        "pu21_ssim",
+        "delta_e_itp",
+        "peak",
+        "peak_robust",
+        "dynamic_range_stops",
         "clipped_fraction",
     }
     assert set(result["definitions"]) == set(m)
@@ -134,7 +139,9 @@ def test_sequences_folder_pattern_glob_and_progress(tmp_path):
     assert reports[0] == (0, 4) and reports[-1] == (4, 4) and len(reports) == 5
     assert set(result["definitions"]) == set(m)
 
-    by_pattern = evaluate(str(pred_dir / "frame_%04d.exr"), str(ref_dir / "*.exr"), output_dir=tmp_path / "o2")
+    by_pattern = evaluate(
+        str(pred_dir / "frame_%04d.exr"), str(ref_dir / "*.exr"), output_dir=tmp_path / "o2"
+    )
     assert by_pattern["metrics"] == pytest.approx(m)
 
     window = evaluate(pred_dir, ref_dir, start=1, stop=3, output_dir=tmp_path / "o3")
@@ -189,8 +196,10 @@ def test_nan_in_input_names_the_argument(pair, tmp_path):
     bad[3, 4, 1] = np.nan
     bad_path = tmp_path / "nan.exr"
     # Written with the bindings directly: hdr_mcp's writer refuses non-finite pixels.
-    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage},
-                 {"RGB": np.ascontiguousarray(bad)}).write(str(bad_path))
+    OpenEXR.File(
+        {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage},
+        {"RGB": np.ascontiguousarray(bad)},
+    ).write(str(bad_path))
     with pytest.raises(InvalidArgument, match="NaN") as e:
         evaluate(pred_path, bad_path, output_dir=tmp_path / "o")
     assert e.value.argument == "reference"
@@ -228,8 +237,12 @@ def test_run_handler_validates_params(pair, tmp_path):
     pred_path, ref_path = pair
     ctx = LocalContext(tmp_path / "w")
     result = run(
-        {"prediction": str(pred_path), "reference": str(ref_path), "nits_per_unit": 250.0,
-         "output_dir": str(tmp_path / "job")},
+        {
+            "prediction": str(pred_path),
+            "reference": str(ref_path),
+            "nits_per_unit": 250.0,
+            "output_dir": str(tmp_path / "job"),
+        },
         ctx,
     )
     assert result["nits_per_unit"] == 250.0 and Path(result["report_png"]).is_file()
@@ -252,3 +265,51 @@ def test_params_schema_documents_every_field():
     assert schema["properties"]["nits_per_unit"]["exclusiveMinimum"] == 0.0
     assert schema["properties"]["nits_per_unit"]["maximum"] == 10000.0
     assert {"pu21_psnr", "flicker", "f2f_psnr"} <= set(DEFINITIONS)
+
+
+def test_sdr_files_are_refused_and_hash_pattern_works(pair, tmp_path):
+    from hdr_mcp.io import write_sdr
+
+    pred_path, _ = pair
+    png = write_sdr(tmp_path / "sdr.png", np.full((40, 56, 3), 0.5, np.float32), bit_depth=16)
+    with pytest.raises(InvalidArgument, match="scene-linear") as e:
+        evaluate(pred_path, png, output_dir=tmp_path / "o")
+    assert e.value.argument == "reference"
+    with pytest.raises(InvalidArgument) as e:
+        evaluate(png, output_dir=tmp_path / "o")
+    assert e.value.argument == "prediction"
+
+    seq = _write_sequence(tmp_path / "hashes", [_small_hdr(7, shape=(12, 12))] * 2)
+    assert evaluate(str(seq / "frame_####.exr"), output_dir=tmp_path / "o2")["frames"] == 2
+
+
+def test_reference_in_another_colorspace_is_converted(tmp_path):
+    from hdr_mcp.color import convert_colorspace
+
+    x = _small_hdr(8)
+    pred = write_exr(tmp_path / "pred709.exr", x, dtype="float")
+    ref = write_exr(
+        tmp_path / "refcg.exr",
+        convert_colorspace(x, "lin_rec709", "acescg"),
+        colorspace="acescg",
+        dtype="float",
+    )
+    result = evaluate(pred, ref, output_dir=tmp_path / "o")
+    assert result["colorspace"] == "lin_rec709"
+    assert result["metrics"]["delta_e_itp"] < 1e-3
+    assert result["metrics"]["pu21_psnr"] is None or result["metrics"]["pu21_psnr"] > 80.0
+
+
+def test_output_dir_under_a_file_is_refused_before_work(pair, tmp_path):
+    pred_path, ref_path = pair
+    with pytest.raises(InvalidArgument) as e:
+        evaluate(pred_path, ref_path, output_dir=pred_path / "reports")
+    assert e.value.argument == "output_dir"
+
+
+def test_failed_evaluation_leaves_no_report_folder(pair, tmp_path):
+    pred_path, _ = pair
+    other = write_exr(tmp_path / "small.exr", _small_hdr(9, shape=(8, 8)), dtype="float")
+    with pytest.raises(InvalidArgument):
+        evaluate(pred_path, other)
+    assert not (pred_path.parent / "pred_eval").exists()

@@ -196,7 +196,9 @@ def test_delta_e_itp_matches_colour_science_bt2020(colour):
     )
     assert colour.delta_E(
         colour.RGB_to_ICtCp(pred[0, 0]), colour.RGB_to_ICtCp(ref[0, 0]), method="ITP"
-    ) == pytest.approx(delta_e_itp(pred[:1, :1], ref[:1, :1], nits_per_unit=1.0, colorspace="lin_rec2020"))
+    ) == pytest.approx(
+        delta_e_itp(pred[:1, :1], ref[:1, :1], nits_per_unit=1.0, colorspace="lin_rec2020")
+    )
 
 
 def test_delta_e_itp_from_rec709_with_scale_matches_colour_science(colour):
@@ -204,17 +206,22 @@ def test_delta_e_itp_from_rec709_with_scale_matches_colour_science(colour):
     ref = (2.0 ** rng.uniform(-5, 5, size=(10, 10, 3))).astype(np.float32)
     pred = ref * np.float32(1.05)
     nits = 80.0
-    to2020 = colour.RGB_to_RGB(
-        ref.astype(np.float64) * nits,
-        colour.RGB_COLOURSPACES["ITU-R BT.709"],
-        colour.RGB_COLOURSPACES["ITU-R BT.2020"],
-    ), colour.RGB_to_RGB(
-        pred.astype(np.float64) * nits,
-        colour.RGB_COLOURSPACES["ITU-R BT.709"],
-        colour.RGB_COLOURSPACES["ITU-R BT.2020"],
+    to2020 = (
+        colour.RGB_to_RGB(
+            ref.astype(np.float64) * nits,
+            colour.RGB_COLOURSPACES["ITU-R BT.709"],
+            colour.RGB_COLOURSPACES["ITU-R BT.2020"],
+        ),
+        colour.RGB_to_RGB(
+            pred.astype(np.float64) * nits,
+            colour.RGB_COLOURSPACES["ITU-R BT.709"],
+            colour.RGB_COLOURSPACES["ITU-R BT.2020"],
+        ),
     )
     expected = np.mean(
-        colour.difference.delta_E_ITP(colour.RGB_to_ICtCp(to2020[1]), colour.RGB_to_ICtCp(to2020[0]))
+        colour.difference.delta_E_ITP(
+            colour.RGB_to_ICtCp(to2020[1]), colour.RGB_to_ICtCp(to2020[0])
+        )
     )
     got = delta_e_itp(pred, ref, nits_per_unit=nits, colorspace="lin_rec709")
     assert got == pytest.approx(expected, rel=1e-5)
@@ -224,3 +231,16 @@ def test_delta_e_itp_requires_rgb():
     with pytest.raises(InvalidArgument) as e:
         delta_e_itp(np.ones((4, 4)), np.ones((4, 4)))
     assert e.value.argument == "pred"
+
+
+def test_pu21_luminance_other_colorspaces_use_their_y_row():
+    from hdr_mcp.color import luminance
+    from hdr_mcp.metrics.fidelity import pu21_luminance
+
+    rng = np.random.default_rng(13)
+    x = rng.uniform(0.0, 4.0, size=(12, 12, 3))
+    np.testing.assert_allclose(pu21_luminance(x, "acescg"), luminance(x, "acescg"), rtol=1e-12)
+    np.testing.assert_allclose(pu21_luminance(x), x @ np.asarray(PU21_REFERENCE_Y), rtol=1e-15)
+    # The reference weights differ from the exact BT.709 Y row by ~1e-5 only.
+    np.testing.assert_allclose(pu21_luminance(x), luminance(x, "lin_rec709"), rtol=1e-4)
+    assert pu21_ssim(x, x.copy(), colorspace="acescg") == pytest.approx(1.0)

@@ -25,8 +25,13 @@ class _FakeMetric:
 
     def predict(self, test, reference, dim_order, frames_per_second):
         _FakeMetric.calls.append(
-            {"init": self.kwargs, "test": test, "reference": reference, "dim_order": dim_order,
-             "fps": frames_per_second}
+            {
+                "init": self.kwargs,
+                "test": test,
+                "reference": reference,
+                "dim_order": dim_order,
+                "fps": frames_per_second,
+            }
         )
         return np.float32(9.5), {}
 

@@ -24,7 +24,9 @@ def _log_ramp(low_stop: float, high_stop: float, shape=(64, 96)) -> np.ndarray:
 
 def test_dynamic_range_exact_stops_min_max():
     y = _log_ramp(-3.0, 7.0)
-    assert dynamic_range_stops(y, low_percentile=0.0, high_percentile=100.0) == pytest.approx(10.0, abs=1e-12)
+    assert dynamic_range_stops(y, low_percentile=0.0, high_percentile=100.0) == pytest.approx(
+        10.0, abs=1e-12
+    )
 
 
 def test_dynamic_range_default_percentiles_two_level_image():

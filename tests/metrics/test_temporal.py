@@ -23,13 +23,16 @@ def test_flicker_of_constant_frames_is_zero():
     assert flicker(frame.copy() for _ in range(10)) == 0.0
 
 
-@pytest.mark.parametrize(("amplitude", "period", "periods"), [(0.1, 8, 3), (0.5, 5, 4), (0.02, 24, 1)])
+@pytest.mark.parametrize(
+    ("amplitude", "period", "periods"), [(0.1, 8, 3), (0.5, 5, 4), (0.02, 24, 1)]
+)
 def test_flicker_of_sinusoidal_modulation_closed_form(amplitude, period, periods):
     # Mean luminance m_t = m (1 + a sin(2 pi t / P)) over whole periods: mean m, population std
     # m a / sqrt(2), so flicker = a / sqrt(2).
     base = _base()
     frames = (
-        base * (1.0 + amplitude * math.sin(2.0 * math.pi * t / period)) for t in range(period * periods)
+        base * (1.0 + amplitude * math.sin(2.0 * math.pi * t / period))
+        for t in range(period * periods)
     )
     assert flicker(frames) == pytest.approx(amplitude / math.sqrt(2.0), rel=1e-9)
 

@@ -19,6 +19,10 @@ def anyio_backend():
     return "asyncio"
 
 
+#: Pinned: older Inspector CLIs lack --tool-args-json and --format.
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
+
+
 def _server_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HDR_MCP_")}
     env["HDR_MCP_HOME"] = str(tmp_path / "home")
@@ -68,7 +72,8 @@ async def test_stdio_subprocess_with_detached_worker(tmp_path, workspace):
 def test_mcp_inspector_cli_lists_tools_and_calls_evaluate(tmp_path, workspace):
     env = _server_env(tmp_path)
     server = [sys.executable, "-m", "hdr_mcp.cli", "serve", "--root", str(workspace), "--worker", "thread"]
-    base = ["npx", "--yes", "@modelcontextprotocol/inspector", "--cli", *server]
+    pass_env = [arg for k in ("HDR_MCP_HOME", "HDR_MCP_OUTPUT") for arg in ("-e", f"{k}={env[k]}")]
+    base = ["npx", "--yes", INSPECTOR, "--cli", *pass_env, "--cwd", str(workspace), "--format", "json", *server]
     try:
         listed = subprocess.run(
             [*base, "--method", "tools/list"], capture_output=True, text=True, env=env, cwd=workspace, timeout=240
@@ -76,7 +81,7 @@ def test_mcp_inspector_cli_lists_tools_and_calls_evaluate(tmp_path, workspace):
         if listed.returncode != 0 and "ENOTFOUND" in listed.stderr + listed.stdout:
             pytest.skip("MCP Inspector package not in the npm cache and no registry access")
         assert listed.returncode == 0, listed.stderr
-        names = {t["name"] for t in json.loads(listed.stdout)["tools"]}
+        names = {t["name"] for t in json.loads(listed.stdout)["result"]["tools"]}
         assert {"evaluate", "sdr_to_hdr_video", "inspect_hdr", "get_job", "list_jobs", "cancel_job"} <= names
 
         args = json.dumps({"prediction": "pred.exr", "reference": "ref.exr", "wait_seconds": 100})
@@ -85,7 +90,7 @@ def test_mcp_inspector_cli_lists_tools_and_calls_evaluate(tmp_path, workspace):
             capture_output=True, text=True, env=env, cwd=workspace, timeout=240,
         )
         assert called.returncode == 0, called.stdout + called.stderr
-        payload = json.loads(called.stdout)
+        payload = json.loads(called.stdout)["result"]
         assert payload["structuredContent"]["result"]["metrics"]["pu21_psnr"] > 20
 
         bad = subprocess.run(

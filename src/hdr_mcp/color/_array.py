@@ -3,7 +3,8 @@
 Rules every public colour function follows (see the package docstring):
 
 * numpy ``float32`` in -> ``float32`` out, ``float64`` -> ``float64``; ``float16`` is computed in
-  ``float32`` and returned as ``float16``; integers, booleans, python scalars and lists -> ``float64``.
+  ``float32`` and returned as ``float16``; integers, booleans, python scalars and lists ->
+  ``float64``.
 * torch tensors keep dtype and device; ``float16``/``bfloat16`` are computed in ``float32``.
 * torch is never imported here at module level: a tensor is recognised by the module its type
   comes from, so handing us numpy never loads torch.
@@ -18,9 +19,10 @@ import numpy as np
 
 from hdr_mcp.errors import InvalidArgument
 
-# Elements per chunk of the numpy kernels. Working on ~64k elements at a time keeps every
-# intermediate in L2 cache: a 4K RGB frame then costs about one pass of memory traffic instead
-# of one pass per arithmetic step (measured ~4x faster than whole-array numpy on float32).
+# Elements per chunk of the numpy kernels. Working on ~64k elements at a time keeps the
+# intermediates of the 4-6 arithmetic steps in L2 cache and the scratch buffers small (O(chunk),
+# not O(image)); on a 4K RGB float32 frame this measured ~1.2x faster than whole-array numpy
+# with the same in-place steps, and 64k was the fastest of 8k..1M.
 CHUNK_ELEMENTS = 1 << 16
 
 Kernel = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]

@@ -216,7 +216,9 @@ def colorspaces() -> tuple[str, ...]:
 def _find_colorspace(name: str, argument: str) -> ColorSpace:
     key = name.strip().lower() if isinstance(name, str) else None
     if key not in COLORSPACES:
-        raise InvalidArgument(argument, name, f"unknown colour space; valid: {', '.join(COLORSPACES)}")
+        raise InvalidArgument(
+            argument, name, f"unknown colour space; valid: {', '.join(COLORSPACES)}"
+        )
     return COLORSPACES[key]
 
 
@@ -279,7 +281,8 @@ def rgb_to_rgb_matrix(src: str, dst: str) -> np.ndarray:
     matrix = source.rgb_to_xyz
     if source.white != target.white:
         method: ChromaticAdaptation = (
-            "CAT02" if "CAT02" in (source.chromatic_adaptation, target.chromatic_adaptation)
+            "CAT02"
+            if "CAT02" in (source.chromatic_adaptation, target.chromatic_adaptation)
             else "Bradford"
         )
         matrix = chromatic_adaptation_matrix(source.white, target.white, method) @ matrix
@@ -291,7 +294,9 @@ def _check_channels(x, argument: str, minimum: int, exact: bool) -> None:
     ok = len(shape) >= 1 and (shape[-1] == minimum if exact else shape[-1] >= minimum)
     if not ok:
         want = f"{minimum} channels" if exact else f"at least {minimum} channels"
-        raise InvalidArgument(argument, f"array of shape {shape}", f"expected {want} in the last axis")
+        raise InvalidArgument(
+            argument, f"array of shape {shape}", f"expected {want} in the last axis"
+        )
 
 
 def _apply_matrix(x, matrix: np.ndarray):
@@ -301,7 +306,7 @@ def _apply_matrix(x, matrix: np.ndarray):
 
         if not x.is_floating_point():
             x = x.to(torch.get_default_dtype())
-        m = torch.as_tensor(np.ascontiguousarray(matrix.T), dtype=x.dtype, device=x.device)
+        m = torch.tensor(matrix.T.tolist(), dtype=x.dtype, device=x.device)
         return x @ m
     arr = float_array(x)
     return arr @ matrix.T.astype(arr.dtype)
@@ -323,10 +328,10 @@ def luminance(x, colorspace: str = "lin_rec709"):
     """Relative luminance Y of linear RGB: ``x[..., :3]`` dotted with the Y row of RGB -> XYZ.
 
     Returns shape ``x.shape[:-1]``; extra channels (alpha) are ignored. For ``lin_rec709`` the
-    weights are 0.2126729, 0.7151522, 0.0721750 (RGB white has Y = 1).
+    weights are 0.2126390, 0.7151687, 0.0721923 (BT.709's 0.2126, 0.7152, 0.0722 unrounded;
+    RGB white has Y = 1).
     """
     weights = _find_colorspace(colorspace, "colorspace").rgb_to_xyz[1]
     arr = x if is_torch_tensor(x) else float_array(x)
     _check_channels(arr, "x", 3, exact=False)
     return _apply_matrix(arr[..., :3], weights[None, :])[..., 0]
-

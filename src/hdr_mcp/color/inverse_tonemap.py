@@ -20,7 +20,7 @@ of the SDR pixel are kept):
           Y_SDR = k2 * ln(Y_HDR / Y_HDR,ip - k3) + k4     Y_HDR >= Y_HDR,ip
 
       with k1 = 0.83802, k2 = 15.09968, k3 = 0.74204, k4 = 78.99439 (the Report's values,
-      derived for a 1000 cd/m^2 HDR display with HDR reference white at 203 cd/m^2);
+      for HDR on a 1000 cd/m^2 display with reference white at 203 cd/m^2, Report BT.2408);
     * 6.2 inverse curve (:func:`tone_mapping_inverse_BT2446_C`)::
 
           Y_HDR = Y_SDR / k1                                Y_SDR <  k1 * Y_HDR,ip
@@ -45,12 +45,13 @@ of the SDR pixel are kept):
     luminance of the crosstalk-mixed BT.2020 RGB (a matrix commutes with a scalar, so
     ``C^-1 (s * C rgb) = s * rgb``). We compute it that way; the tests compare it with the
     literal matrix/Yxy route. The crosstalk still matters: it decides which luminance drives
-    the curve, blending a little of ``R+G+B`` in so saturated colours are expanded less
-    aggressively. Default ``alpha = 0.05``, a mild value inside the Report's range. The
-    Report's clipping of the SDR result (at 100 % or 109 %) is left out of the forward
-    function: it is not invertible. The *optional* chroma correction above HDR reference white
-    (6.1.8, CIELAB chroma reduction with sigma) is not implemented (sigma = 0): inverting it
-    would boost the chroma of expanded SDR highlights, amplifying clipping artefacts.
+    the curve, ``Y_ct = (1 - 3 alpha) Y + alpha (R + G + B)`` in BT.2020 RGB, so a saturated
+    colour, whose R + G + B exceeds its luminance, is treated as brighter than its Y.
+    Default ``alpha = 0.05``, a mild value inside the Report's range. Clipping the SDR
+    result to the SDR signal range is left out of the forward function: it is not
+    invertible. The *optional* chroma correction above HDR reference white (6.1.8, CIELAB
+    chroma reduction with sigma) is not implemented (sigma = 0): inverting it would boost
+    the chroma of expanded SDR highlights, amplifying clipping artefacts.
 
 ``"power"``
     A global power-law expansion of luminance, ``Y_HDR = peak * Y_rel ** gamma`` (the
@@ -79,6 +80,8 @@ from typing import Any
 
 import numpy as np
 
+from hdr_mcp.color.gamut import colorspace as get_colorspace
+from hdr_mcp.color.gamut import luminance, rgb_to_rgb_matrix
 from hdr_mcp.errors import InvalidArgument
 
 __all__ = [
@@ -91,6 +94,7 @@ __all__ = [
     "hdr_to_sdr_BT2446_C",
     "hdr_to_sdr_power",
     "inverse_tonemap",
+    "operator_parameters",
     "power_gamma_for_grey",
     "sdr_to_hdr_BT2446_C",
     "sdr_to_hdr_power",
@@ -132,7 +136,11 @@ class BT2446MethodC:
     alpha: float = 0.05
 
     def __post_init__(self) -> None:
-        for name, low, high in (("k1", 0.0, math.inf), ("k3", 0.0, 1.0), ("y_sdr_ip", 0.0, math.inf)):
+        for name, low, high in (
+            ("k1", 0.0, math.inf),
+            ("k3", 0.0, 1.0),
+            ("y_sdr_ip", 0.0, math.inf),
+        ):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and low < value < high):
                 raise InvalidArgument(name, value, f"must be a number in ({low}, {high})")
@@ -170,9 +178,7 @@ def _check_rgb(rgb: np.ndarray, argument: str) -> None:
         raise InvalidArgument(argument, f"array of shape {rgb.shape}", "expected shape (..., 3)")
 
 
-def tone_mapping_BT2446_C(
-    Y_hdr: Any, constants: BT2446MethodC = CONSTANTS_BT2446_C
-) -> np.ndarray:
+def tone_mapping_BT2446_C(Y_hdr: Any, constants: BT2446MethodC = CONSTANTS_BT2446_C) -> np.ndarray:
     """BT.2446-1 Method C tone curve (6.1.4): HDR luminance -> SDR luminance, both cd/m^2.
 
     Linear (``k1 * Y``) below ``Y_HDR,ip``, logarithmic above; strictly increasing, C1 at the
@@ -217,17 +223,42 @@ def crosstalk_matrix_BT2446_C(alpha: float = CONSTANTS_BT2446_C.alpha) -> np.nda
 
 
 def _crosstalk_luminance_weights(alpha: float, colorspace: str, dtype: np.dtype) -> np.ndarray:
-    """Row vector ``w`` with ``w @ rgb`` = luminance Y of ``C(alpha) @ M(colorspace->BT.2020) @ rgb``.
+    """Row vector ``w``: ``w @ rgb`` is the luminance of ``C(alpha) @ M(colorspace->2020) @ rgb``.
 
     Method C applies the crosstalk in BT.2020 primaries (its HDR signals are BT.2100);
     luminance itself does not depend on the primaries, the crosstalk does.
     """
-    from hdr_mcp.color import colorspace as get_colorspace
-    from hdr_mcp.color import rgb_to_rgb_matrix
-
     y_row_2020 = np.asarray(get_colorspace("lin_rec2020").rgb_to_xyz, dtype=np.float64)[1]
     to_2020 = np.asarray(rgb_to_rgb_matrix(colorspace, "lin_rec2020"), dtype=np.float64)
     return (y_row_2020 @ crosstalk_matrix_BT2446_C(alpha) @ to_2020).astype(dtype)
+
+
+def _gain(
+    y_ct: np.ndarray, knee: float, linear_gain: float, curve: Any, constants: BT2446MethodC
+) -> np.ndarray:
+    """Per-pixel factor ``curve(Y_ct) / Y_ct``: exactly ``linear_gain`` below ``knee``, so black
+    and negative luminance need no division; NaN stays NaN."""
+    safe = np.maximum(y_ct, y_ct.dtype.type(knee))  # NaN propagates through maximum
+    gain = curve(safe, constants)
+    gain /= safe
+    np.copyto(gain, y_ct.dtype.type(linear_gain), where=y_ct < knee)
+    return gain
+
+
+def _gain_sdr_to_hdr(y_ct: np.ndarray, constants: BT2446MethodC) -> np.ndarray:
+    """``f^-1(Y_ct) / Y_ct``, exactly ``1 / k1`` on the linear segment."""
+    return _gain(
+        y_ct, constants.y_sdr_ip, 1.0 / constants.k1, tone_mapping_inverse_BT2446_C, constants
+    )
+
+
+def _gain_hdr_to_sdr(y_ct: np.ndarray, constants: BT2446MethodC) -> np.ndarray:
+    """``f(Y_ct) / Y_ct``, exactly ``k1`` on the linear segment."""
+    return _gain(y_ct, constants.y_hdr_ip, constants.k1, tone_mapping_BT2446_C, constants)
+
+
+def _crosstalk_luminance(rgb: np.ndarray, constants: BT2446MethodC, colorspace: str) -> np.ndarray:
+    return rgb @ _crosstalk_luminance_weights(constants.alpha, colorspace, rgb.dtype)
 
 
 def sdr_to_hdr_BT2446_C(
@@ -255,11 +286,10 @@ def sdr_to_hdr_BT2446_C(
     """
     rgb = _float_array(rgb_sdr)
     _check_rgb(rgb, "rgb_sdr")
-    y_ct = rgb @ _crosstalk_luminance_weights(constants.alpha, colorspace, rgb.dtype)
-    above = y_ct >= constants.y_sdr_ip
-    safe = np.where(above, y_ct, constants.y_sdr_ip)
-    factor = np.where(above, tone_mapping_inverse_BT2446_C(safe, constants) / safe, 1.0 / constants.k1)
-    return (rgb * factor[..., None].astype(rgb.dtype, copy=False)).astype(rgb.dtype, copy=False)
+    return (
+        rgb
+        * _gain_sdr_to_hdr(_crosstalk_luminance(rgb, constants, colorspace), constants)[..., None]
+    )
 
 
 def hdr_to_sdr_BT2446_C(
@@ -271,15 +301,14 @@ def hdr_to_sdr_BT2446_C(
     """BT.2446-1 Method C HDR-to-SDR conversion (6.1.2-6.1.6) of linear RGB in cd/m^2.
 
     The forward direction of :func:`sdr_to_hdr_BT2446_C`, without the Report's final clip to
-    the SDR range (6.1.7), so the pair round-trips exactly.
+    the SDR range, so the pair round-trips exactly.
     """
     rgb = _float_array(rgb_hdr)
     _check_rgb(rgb, "rgb_hdr")
-    y_ct = rgb @ _crosstalk_luminance_weights(constants.alpha, colorspace, rgb.dtype)
-    above = y_ct >= constants.y_hdr_ip
-    safe = np.where(above, y_ct, constants.y_hdr_ip)
-    factor = np.where(above, tone_mapping_BT2446_C(safe, constants) / safe, constants.k1)
-    return (rgb * factor[..., None].astype(rgb.dtype, copy=False)).astype(rgb.dtype, copy=False)
+    return (
+        rgb
+        * _gain_hdr_to_sdr(_crosstalk_luminance(rgb, constants, colorspace), constants)[..., None]
+    )
 
 
 def power_gamma_for_grey(peak_nits: float, reference_white_nits: float) -> float:
@@ -287,16 +316,10 @@ def power_gamma_for_grey(peak_nits: float, reference_white_nits: float) -> float
 
     ``gamma = ln(grey / peak) / ln(0.18)`` with ``grey = reference_white * 26 / 203``
     (Report ITU-R BT.2408: 26 cd/m^2 grey card for 203 cd/m^2 reference white). Greater than
-    1 (an expansion) whenever ``peak_nits > 0.72 * reference_white_nits``.
+    1 (an expansion) whenever ``peak_nits > 0.71 * reference_white_nits``.
     """
     grey = reference_white_nits * BT2408_GREY_CARD_NITS / BT2408_REFERENCE_WHITE_NITS
     return math.log(grey / peak_nits) / math.log(0.18)
-
-
-def _luminance_weights(colorspace: str, dtype: np.dtype) -> np.ndarray:
-    from hdr_mcp.color import colorspace as get_colorspace
-
-    return np.asarray(get_colorspace(colorspace).rgb_to_xyz, dtype=np.float64)[1].astype(dtype)
 
 
 def sdr_to_hdr_power(
@@ -310,7 +333,7 @@ def sdr_to_hdr_power(
     """
     rgb = _float_array(rgb_sdr)
     _check_rgb(rgb, "rgb_sdr")
-    y = np.maximum(rgb @ _luminance_weights(colorspace, rgb.dtype), 0.0)
+    y = np.maximum(luminance(rgb, colorspace), 0.0)
     factor = peak_nits * np.power(y, gamma - 1.0)
     return (rgb * factor[..., None]).astype(rgb.dtype, copy=False)
 
@@ -324,7 +347,7 @@ def hdr_to_sdr_power(
     """
     rgb = _float_array(rgb_hdr)
     _check_rgb(rgb, "rgb_hdr")
-    y = rgb @ _luminance_weights(colorspace, rgb.dtype)
+    y = luminance(rgb, colorspace)
     positive = y > 0
     safe = np.where(positive, y, 1.0)
     factor = np.where(positive, np.power(safe / peak_nits, 1.0 / gamma) / safe, 0.0)
@@ -336,10 +359,14 @@ def hdr_to_sdr_power(
 
 def _check_levels(peak_nits: float, reference_white_nits: float) -> None:
     if not (isinstance(reference_white_nits, (int, float)) and 0 < reference_white_nits < math.inf):
-        raise InvalidArgument("reference_white_nits", reference_white_nits, "must be a positive number")
+        raise InvalidArgument(
+            "reference_white_nits", reference_white_nits, "must be a positive number"
+        )
     if not (isinstance(peak_nits, (int, float)) and reference_white_nits < peak_nits < math.inf):
         raise InvalidArgument(
-            "peak_nits", peak_nits, f"must be a finite number above reference_white_nits={reference_white_nits}"
+            "peak_nits",
+            peak_nits,
+            f"must be a finite number above reference_white_nits={reference_white_nits}",
         )
 
 
@@ -354,8 +381,10 @@ def _bt2446c_setup(params: dict[str, Any], peak_nits: float, reference_white_nit
     """
     unknown = set(params) - {"k1", "k3", "y_sdr_ip", "alpha"}
     if unknown:
-        name = sorted(unknown)[0]
-        raise InvalidArgument(name, params[name], "not a parameter of 'bt2446c' (k1, k3, y_sdr_ip, alpha)")
+        name = min(unknown)
+        raise InvalidArgument(
+            name, params[name], "not a parameter of 'bt2446c' (k1, k3, y_sdr_ip, alpha)"
+        )
     constants = BT2446MethodC(**params)
     units = BT2408_REFERENCE_WHITE_NITS / reference_white_nits
     sdr_white = float(tone_mapping_BT2446_C(np.float64(peak_nits * units), constants))
@@ -365,7 +394,7 @@ def _bt2446c_setup(params: dict[str, Any], peak_nits: float, reference_white_nit
 def _power_gamma(params: dict[str, Any], peak_nits: float, reference_white_nits: float) -> float:
     unknown = set(params) - {"gamma"}
     if unknown:
-        name = sorted(unknown)[0]
+        name = min(unknown)
         raise InvalidArgument(name, params[name], "not a parameter of 'power' (gamma)")
     gamma = params.get("gamma")
     if gamma is None:
@@ -378,6 +407,37 @@ def _power_gamma(params: dict[str, Any], peak_nits: float, reference_white_nits:
 def _check_operator(operator: str) -> None:
     if operator not in OPERATORS:
         raise InvalidArgument("operator", operator, f"choose one of: {', '.join(OPERATORS)}")
+
+
+def operator_parameters(
+    operator: str = "bt2446c",
+    *,
+    peak_nits: float = 1000.0,
+    reference_white_nits: float = BT2408_REFERENCE_WHITE_NITS,
+    **params: Any,
+) -> dict[str, float]:
+    """The effective parameters :func:`inverse_tonemap` would use, as a JSON-safe dict.
+
+    For provenance (EXR headers, job results) and to validate arguments before any pixel work.
+    ``bt2446c``: k1, k2, k3, k4, y_sdr_ip, alpha, ``curve_units_per_nit`` (203 /
+    reference_white_nits) and ``sdr_white_curve_nits`` (the SDR luminance, in curve units,
+    that SDR white stands for). ``power``: gamma.
+    """
+    _check_operator(operator)
+    _check_levels(peak_nits, reference_white_nits)
+    if operator == "power":
+        return {"gamma": _power_gamma(params, peak_nits, reference_white_nits)}
+    c, units, sdr_white = _bt2446c_setup(params, peak_nits, reference_white_nits)
+    return {
+        "k1": c.k1,
+        "k2": c.k2,
+        "k3": c.k3,
+        "k4": c.k4,
+        "y_sdr_ip": c.y_sdr_ip,
+        "alpha": c.alpha,
+        "curve_units_per_nit": units,
+        "sdr_white_curve_nits": sdr_white,
+    }
 
 
 def inverse_tonemap(
@@ -415,8 +475,13 @@ def inverse_tonemap(
     _check_levels(peak_nits, reference_white_nits)
     if operator == "bt2446c":
         constants, units, sdr_white = _bt2446c_setup(params, peak_nits, reference_white_nits)
-        hdr = sdr_to_hdr_BT2446_C(_float_array(rgb) * sdr_white, constants, colorspace=colorspace)
-        return hdr / hdr.dtype.type(units)
+        # sdr_to_hdr_BT2446_C(rgb * sdr_white) / units, with the two scalings folded into the
+        # per-pixel gain (one pass over the RGB instead of three).
+        rgb = _float_array(rgb)
+        _check_rgb(rgb, "rgb_sdr")
+        y_sdr = _crosstalk_luminance(rgb, constants, colorspace) * rgb.dtype.type(sdr_white)
+        gain = _gain_sdr_to_hdr(y_sdr, constants) * rgb.dtype.type(sdr_white / units)
+        return rgb * gain[..., None]
     gamma = _power_gamma(params, peak_nits, reference_white_nits)
     return sdr_to_hdr_power(rgb, peak_nits=peak_nits, gamma=gamma, colorspace=colorspace)
 
@@ -440,7 +505,9 @@ def tonemap(
     if operator == "bt2446c":
         constants, units, sdr_white = _bt2446c_setup(params, peak_nits, reference_white_nits)
         rgb = _float_array(rgb_nits)
-        sdr = hdr_to_sdr_BT2446_C(rgb * rgb.dtype.type(units), constants, colorspace=colorspace)
-        return sdr / sdr.dtype.type(sdr_white)
+        _check_rgb(rgb, "rgb_hdr")
+        y_hdr = _crosstalk_luminance(rgb, constants, colorspace) * rgb.dtype.type(units)
+        gain = _gain_hdr_to_sdr(y_hdr, constants) * rgb.dtype.type(units / sdr_white)
+        return rgb * gain[..., None]
     gamma = _power_gamma(params, peak_nits, reference_white_nits)
     return hdr_to_sdr_power(rgb_nits, peak_nits=peak_nits, gamma=gamma, colorspace=colorspace)

@@ -41,7 +41,7 @@ __all__ = [
 
 PU21Variant = Literal["banding", "banding_glare", "peaks", "peaks_glare"]
 
-#: Luminance range (cd/m^2) the PU21 fits were made for; inputs are clamped to it (PCS 2021, Sec. 3).
+#: Luminance range (cd/m^2) the PU21 fits were made for; inputs are clamped to it (PCS 2021).
 PU21_L_MIN = 0.005
 PU21_L_MAX = 10000.0
 
@@ -50,17 +50,39 @@ PU21_L_MAX = 10000.0
 #: fitted to banding (contrast) detection thresholds with glare (intra-ocular scatter) modelled.
 PU21_PARAMETERS: dict[str, tuple[float, float, float, float, float, float, float]] = {
     "banding": (
-        1.070275272, 0.4088273932, 0.153224308, 0.2520326168, 1.063512885, 1.14115047, 521.4527484,
+        1.070275272,
+        0.4088273932,
+        0.153224308,
+        0.2520326168,
+        1.063512885,
+        1.14115047,
+        521.4527484,
     ),
     "banding_glare": (
-        0.353487901, 0.3734658629, 8.277049286e-05, 0.9062562627, 0.09150303166, 0.9099517204,
+        0.353487901,
+        0.3734658629,
+        8.277049286e-05,
+        0.9062562627,
+        0.09150303166,
+        0.9099517204,
         596.3148142,
     ),
     "peaks": (
-        1.043882782, 0.6459495343, 0.3194584211, 0.374025247, 1.114783422, 1.095360363, 384.9217577,
+        1.043882782,
+        0.6459495343,
+        0.3194584211,
+        0.374025247,
+        1.114783422,
+        1.095360363,
+        384.9217577,
     ),
     "peaks_glare": (
-        816.885024, 1479.463946, 0.001253215609, 0.9329636822, 0.06746643971, 1.573435413,
+        816.885024,
+        1479.463946,
+        0.001253215609,
+        0.9329636822,
+        0.06746643971,
+        1.573435413,
         419.6006374,
     ),
 }
@@ -127,7 +149,7 @@ def pu21_decode(v: object, variant: PU21Variant = "banding_glare") -> np.ndarray
     v_lo = float(pu21_encode(np.float64(PU21_L_MIN), variant))
     v_hi = float(pu21_encode(np.float64(PU21_L_MAX), variant))
     w = (np.clip(arr, v_lo, v_hi) / p7 + p6) ** (1.0 / p5)
-    # (p1 + p2*Yp) / (1 + p3*Yp) = w  ->  Yp = (w - p1) / (p2 - p3*w); clip guards rounding at L_MIN.
+    # (p1 + p2*Yp) / (1 + p3*Yp) = w  ->  Yp = (w - p1) / (p2 - p3*w); clip: rounding at L_MIN.
     y_p = np.maximum((w - p1) / (p2 - p3 * w), 0.0)
     y = np.clip(y_p ** (1.0 / p4), PU21_L_MIN, PU21_L_MAX)
     return y.astype(out_dtype, copy=False)

@@ -25,11 +25,10 @@ Pixel conventions (see the package contract)
 
 from __future__ import annotations
 
-import math
 import os
 import struct
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -387,24 +386,44 @@ _TIFF_TYPE_SIZES = {1: 1, 3: 2, 4: 4, 16: 8}
 _TIFF_TYPE_CODES = {1: "B", 3: "H", 4: "I", 16: "Q"}
 
 
-def _tiff_header(path: Path, data: bytes) -> tuple[int, int, int, int, int]:
-    """Return (width, height, samples per pixel, bits per sample, sample format) from IFD 0."""
-    order = "<" if data[:2] == b"II" else ">"
-    try:
-        (ifd,) = struct.unpack(order + "I", data[4:8])
-        (count,) = struct.unpack(order + "H", data[ifd : ifd + 2])
-        tags: dict[int, tuple[int, ...]] = {}
-        for index in range(count):
-            entry = ifd + 2 + 12 * index
-            tag, kind, n = struct.unpack(order + "HHI", data[entry : entry + 8])
-            if kind not in _TIFF_TYPE_SIZES or tag not in (256, 257, 258, 277, 339):
-                continue
-            nbytes = _TIFF_TYPE_SIZES[kind] * n
-            start = entry + 8 if nbytes <= 4 else struct.unpack(order + "I", data[entry + 8 : entry + 12])[0]
-            raw = data[start : start + nbytes]
-            tags[tag] = struct.unpack(order + _TIFF_TYPE_CODES[kind] * n, raw)
-    except struct.error as e:
-        raise _corrupt(path, "truncated or corrupt TIFF: the first image directory is unreadable") from e
+def _tiff_header(path: Path) -> tuple[int, int, int, int, int]:
+    """Return (width, height, samples per pixel, bits per sample, sample format) from IFD 0.
+
+    Reads by seeking: writers (libtiff via OpenCV among them) often put the directory after the
+    pixel data, at the end of the file.
+    """
+    with open(path, "rb") as handle:
+
+        def read_at(offset: int, size: int) -> bytes:
+            handle.seek(offset)
+            data = handle.read(size)
+            if len(data) != size:
+                raise struct.error("short read")
+            return data
+
+        try:
+            order = "<" if read_at(0, 2) == b"II" else ">"
+            (ifd,) = struct.unpack(order + "I", read_at(4, 4))
+            (count,) = struct.unpack(order + "H", read_at(ifd, 2))
+            entries = read_at(ifd + 2, 12 * count)
+            tags: dict[int, tuple[int, ...]] = {}
+            for index in range(count):
+                entry = entries[12 * index : 12 * index + 12]
+                tag, kind, n = struct.unpack(order + "HHI", entry[:8])
+                if kind not in _TIFF_TYPE_SIZES or tag not in (256, 257, 258, 277, 339):
+                    continue
+                if not 1 <= n <= 64:  # one value, or one per sample; a huge count is damage
+                    raise _corrupt(path, f"corrupt TIFF: tag {tag} has {n} values")
+                nbytes = _TIFF_TYPE_SIZES[kind] * n
+                if nbytes <= 4:
+                    raw = entry[8 : 8 + nbytes]
+                else:
+                    raw = read_at(struct.unpack(order + "I", entry[8:12])[0], nbytes)
+                tags[tag] = struct.unpack(order + _TIFF_TYPE_CODES[kind] * n, raw)
+        except (struct.error, OSError, ValueError) as e:
+            raise _corrupt(
+                path, "truncated or corrupt TIFF: the first image directory is unreadable"
+            ) from e
     if 256 not in tags or 257 not in tags:
         raise _corrupt(path, "corrupt TIFF: ImageWidth/ImageLength tags are missing")
     samples = tags.get(277, (1,))[0]
@@ -478,7 +497,8 @@ def _radiance_colorspace(variables: Mapping[str, str]) -> tuple[str | None, list
 
 
 def _sdr_info(path: Path, kind: FileFormat) -> ImageInfo:
-    data = _read_head(path) if kind != "jpeg" else path.read_bytes()
+    # JPEG: the whole stream, to check it is complete; TIFF seeks on its own.
+    data = b"" if kind == "tiff" else (path.read_bytes() if kind == "jpeg" else _read_head(path))
     notes: list[str] = []
     attributes: dict[str, Any] = {}
     transfer, colorspace = "srgb", "lin_rec709"
@@ -490,10 +510,12 @@ def _sdr_info(path: Path, kind: FileFormat) -> ImageInfo:
     elif kind == "jpeg":
         width, height, channels, bits = _jpeg_header(path, data)
         if bits != 8:
-            raise UnsupportedFile("path", str(path), f"{bits}-bit JPEG is not supported (only 8-bit)")
+            raise UnsupportedFile(
+                "path", str(path), f"{bits}-bit JPEG is not supported (only 8-bit)"
+            )
         dtype, compression = "uint8", "jpeg"
     elif kind == "tiff":
-        width, height, samples, bits, sample_format = _tiff_header(path, data)
+        width, height, samples, bits, sample_format = _tiff_header(path)
         channels = {1: 1, 2: 4, 3: 3}.get(samples, 4)
         if sample_format == 3 and bits in (16, 32, 64):
             dtype, transfer = "float", "linear"
@@ -649,14 +671,7 @@ def _decode_with_opencv(path: Path, info: ImageInfo) -> Image:
             "path", str(path), f"pixel type {decoded.dtype} is not supported (8/16-bit or float)"
         )
     names = {1: ("Y",), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}[channels]
-    info = _replace(info, channels=names, dtype=dtype, bit_depth=bits if info.file_format != "hdr" else 32)
-    return Image(pixels=pixels, info=info)
-
-
-def _replace(info: ImageInfo, **changes: Any) -> ImageInfo:
-    from dataclasses import replace
-
-    return replace(info, **changes)
+    return Image(pixels=pixels, info=replace(info, channels=names, dtype=dtype, bit_depth=bits))
 
 
 # --------------------------------------------------------------------------------------------
@@ -672,7 +687,9 @@ def _check_sdr_array(image: Any, argument: str) -> np.ndarray:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise InvalidArgument(
-            argument, f"array of shape {array.shape}", "expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)"
+            argument,
+            f"array of shape {array.shape}",
+            "expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)",
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise InvalidArgument(argument, f"array of shape {array.shape}", "image is empty")
@@ -715,7 +732,9 @@ def write_png(path: str | os.PathLike[str], image: Any) -> Path:
     array = _check_sdr_array(image, "image")
     if array.dtype not in (np.uint8, np.uint16):
         raise InvalidArgument(
-            "image", f"array of dtype {array.dtype}", "expected uint8 or uint16 (use write_sdr for floats)"
+            "image",
+            f"array of dtype {array.dtype}",
+            "expected uint8 or uint16 (use write_sdr for floats)",
         )
     return _encode_and_write(path, array, ".png")
 
@@ -755,12 +774,16 @@ def write_sdr(
     array = _check_sdr_array(code_values, "code_values")
     if array.dtype.kind != "f":
         raise InvalidArgument(
-            "code_values", f"array of dtype {array.dtype}", "expected floats in [0, 1] (use write_png for integers)"
+            "code_values",
+            f"array of dtype {array.dtype}",
+            "expected floats in [0, 1] (use write_png for integers)",
         )
     finite = np.isfinite(array)
     if not finite.all():
         count = int(array.size - np.count_nonzero(finite))
-        raise InvalidArgument("code_values", f"<{count} NaN/Inf of {array.size} values>", "code values must be finite")
+        raise InvalidArgument(
+            "code_values", f"<{count} NaN/Inf of {array.size} values>", "code values must be finite"
+        )
     top = float(2**bit_depth - 1)
     if out_of_range == "clip":
         array = np.clip(array, 0.0, 1.0)
@@ -774,8 +797,6 @@ def write_sdr(
                 "code values must lie in [0, 1]; pass out_of_range='clip' to clip them",
             )
     quantised = np.clip(np.rint(array * top), 0.0, top)
-    return _encode_and_write(path, quantised.astype(np.uint16 if bit_depth == 16 else np.uint8), extension)
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+    return _encode_and_write(
+        path, quantised.astype(np.uint16 if bit_depth == 16 else np.uint8), extension
+    )

@@ -51,7 +51,11 @@ def _sorted_files(paths: list[Path]) -> list[Path]:
 
 def _list_folder(folder: Path, shown: str) -> list[Path]:
     frames = _sorted_files(
-        [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
+        [
+            p
+            for p in folder.iterdir()
+            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        ]
     )
     if not frames:
         raise InvalidArgument(
@@ -61,7 +65,10 @@ def _list_folder(folder: Path, shown: str) -> list[Path]:
     if len(counts) > 1:
         listed = ", ".join(f"{n} {suffix}" for suffix, n in counts)
         raise InvalidArgument(
-            _ARGUMENT, shown, f"folder mixes image types ({listed}); pass a pattern such as {folder / ('*' + counts[0][0])}"
+            _ARGUMENT,
+            shown,
+            f"folder mixes image types ({listed}); pass a pattern such as "
+            f"{folder / ('*' + counts[0][0])}",
         )
     return frames
 
@@ -116,7 +123,9 @@ def list_frames(folder_or_pattern: str | os.PathLike[str]) -> list[Path]:
         mixes image types, or a pattern has more than one number field.
     """
     if not isinstance(folder_or_pattern, (str, os.PathLike)) or str(folder_or_pattern) == "":
-        raise InvalidArgument(_ARGUMENT, folder_or_pattern, "expected a folder, file pattern or glob")
+        raise InvalidArgument(
+            _ARGUMENT, folder_or_pattern, "expected a folder, file pattern or glob"
+        )
     shown = str(folder_or_pattern)
     path = Path(folder_or_pattern).expanduser()
     if path.is_dir():
@@ -125,7 +134,9 @@ def list_frames(folder_or_pattern: str | os.PathLike[str]) -> list[Path]:
         return [path]
     folder = path.parent
     if _GLOB_CHARS.search(str(folder)) or _PRINTF.search(str(folder)):
-        raise InvalidArgument(_ARGUMENT, shown, "patterns are only supported in the file name, not in folders")
+        raise InvalidArgument(
+            _ARGUMENT, shown, "patterns are only supported in the file name, not in folders"
+        )
     if not folder.is_dir():
         raise InvalidArgument(_ARGUMENT, shown, f"folder {str(folder)!r} does not exist")
     try:
@@ -139,4 +150,6 @@ def list_frames(folder_or_pattern: str | os.PathLike[str]) -> list[Path]:
         if not frames:
             raise InvalidArgument(_ARGUMENT, shown, "glob matches no files")
         return frames
-    raise InvalidArgument(_ARGUMENT, shown, "no such file or folder (and not a %d, # or glob pattern)")
+    raise InvalidArgument(
+        _ARGUMENT, shown, "no such file or folder (and not a %d, # or glob pattern)"
+    )

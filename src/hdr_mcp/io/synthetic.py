@@ -23,7 +23,7 @@ def _check_size(width: int, height: int) -> None:
 
 
 def gradient(width: int, height: int, low: float = 2.0**-10, high: float = 2.0**12) -> np.ndarray:
-    """Log-spaced horizontal ramp from ``low`` to ``high`` with per-channel variation down the image.
+    """Log-spaced ramp from ``low`` to ``high`` (left to right), varying per channel down the image.
 
     Every row runs from exactly ``low`` (left column) to exactly ``high`` (right column) in every
     channel, so each row spans ``log2(high / low)`` stops (22 by default, 2^-10 .. 2^12). The top
@@ -106,7 +106,9 @@ def sun_disc(
     zenith = np.asarray(sky, dtype=np.float64)
     bottom = np.asarray(horizon, dtype=np.float64)
     if zenith.shape != (3,) or bottom.shape != (3,) or (zenith < 0).any() or (bottom < 0).any():
-        raise InvalidArgument("sky", (tuple(sky), tuple(horizon)), "expected two non-negative RGB triples")
+        raise InvalidArgument(
+            "sky", (tuple(sky), tuple(horizon)), "expected two non-negative RGB triples"
+        )
 
     rows = (np.arange(height, dtype=np.float64) + 0.5) / height
     image = np.empty((height, width, 3), dtype=np.float64)

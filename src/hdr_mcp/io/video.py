@@ -20,22 +20,38 @@ Frames before ``start`` are decoded and dropped (exact, costs decode time; no ke
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from hdr_mcp.errors import InvalidArgument, UnsupportedFile
+from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
 
 __all__ = ["VIDEO_SUFFIXES", "VideoWriter", "iter_frames", "probe"]
 
 #: File suffixes treated as video (lower case).
 VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".mpg", ".mpeg", ".ts", ".m2ts", ".y4m", ".gif"}
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".avi",
+        ".mxf",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".m2ts",
+        ".y4m",
+        ".gif",
+    }
 )
 
 # FFmpeg AVColorSpace values -> (name, swscale colourspace name). swscale has no separate
@@ -62,7 +78,7 @@ def _enum_name(enum: Any, value: int) -> str:
 
 
 def _open(path: str | os.PathLike[str], argument: str):
-    """Open ``path`` for reading and return (container, video stream), errors naming ``argument``."""
+    """Open ``path`` for reading; return (container, video stream). Errors name ``argument``."""
     import av
 
     if not isinstance(path, (str, os.PathLike)) or str(path) == "":
@@ -196,19 +212,25 @@ def iter_frames(
         index = 0
         try:
             for frame in container.decode(stream):
-                if stop is not None and index >= stop:
-                    break
                 if index >= start:
                     yield _to_rgb(frame, rgb_format, scale)
                 index += 1
+                if stop is not None and index >= stop:
+                    break  # before decoding a frame nobody asked for
         except av.FFmpegError as e:
-            raise UnsupportedFile("path", str(path), f"decoding failed at frame {index} ({e})") from e
+            raise UnsupportedFile(
+                "path", str(path), f"decoding failed at frame {index} ({e})"
+            ) from e
     finally:
         container.close()
 
 
 def _frame_rate(fps: Any) -> Fraction:
-    if isinstance(fps, bool) or not isinstance(fps, (int, float, Fraction)) or not (0 < fps < math.inf):
+    if (
+        isinstance(fps, bool)
+        or not isinstance(fps, (int, float, Fraction))
+        or not (0 < fps < math.inf)
+    ):
         raise InvalidArgument("fps", fps, "must be a positive finite number")
     # limit_denominator(1001) recovers the NTSC rates exactly (23.976... -> 24000/1001).
     return fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
@@ -242,13 +264,20 @@ class VideoWriter:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], fps: float | Fraction, *, crf: int = 18, preset: str = "veryfast"
+        self,
+        path: str | os.PathLike[str],
+        fps: float | Fraction,
+        *,
+        crf: int = 18,
+        preset: str = "veryfast",
     ) -> None:
         from hdr_mcp.io.atomic import atomic_path
 
         suffix = Path(path).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
         if suffix not in _WRITER_FORMATS:
-            raise InvalidArgument("path", str(path), f"expected one of {', '.join(sorted(_WRITER_FORMATS))}")
+            raise InvalidArgument(
+                "path", str(path), f"expected one of {', '.join(sorted(_WRITER_FORMATS))}"
+            )
         if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
             raise InvalidArgument("crf", crf, "must be an integer in [0, 51]")
         self.path = Path(path)
@@ -268,7 +297,12 @@ class VideoWriter:
     def __enter__(self) -> VideoWriter:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -283,8 +317,11 @@ class VideoWriter:
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self._crf), "preset": self._preset}
         context = stream.codec_context
-        # Tag what the pixels are: BT.709 primaries, transfer, matrix; limited range.
-        context.color_primaries, context.color_trc, context.colorspace, context.color_range = 1, 1, 1, 1
+        # Tag what the pixels are (FFmpeg enum values), so players decode them as written.
+        context.color_primaries = 1  # BT.709
+        context.color_trc = 1  # BT.709
+        context.colorspace = 1  # BT.709 YCbCr matrix
+        context.color_range = 1  # limited ("MPEG", 16-235)
         self._stream = stream
         self._size = (height, width)
 
@@ -294,24 +331,32 @@ class VideoWriter:
         from av.video.reformatter import ColorRange, Colorspace
 
         if self._finished:
-            raise InvalidArgument("frame", "after close", "the writer is closed")
+            raise HdrMcpError(f"VideoWriter for {self.path} is closed; open a new one")
         array = np.asarray(frame)
         if array.ndim != 3 or array.shape[-1] != 3:
-            raise InvalidArgument("frame", f"array of shape {array.shape}", "expected shape (H, W, 3)")
+            raise InvalidArgument(
+                "frame", f"array of shape {array.shape}", "expected shape (H, W, 3)"
+            )
         if array.dtype != np.uint8:
             if not np.issubdtype(array.dtype, np.floating):
-                raise InvalidArgument("frame", f"array of dtype {array.dtype}", "expected uint8 or float")
+                raise InvalidArgument(
+                    "frame", f"array of dtype {array.dtype}", "expected uint8 or float"
+                )
             array = np.rint(np.clip(np.nan_to_num(array), 0.0, 1.0) * 255.0).astype(np.uint8)
         if self._container is None:
             self._open(*array.shape[:2])
         if array.shape[:2] != self._size:
             raise InvalidArgument(
-                "frame", f"array of shape {array.shape}", f"every frame must be {self._size[0]}x{self._size[1]} (H x W)"
+                "frame",
+                f"array of shape {array.shape}",
+                f"every frame must be {self._size[0]}x{self._size[1]} (H x W)",
             )
         pad = ((0, array.shape[0] % 2), (0, array.shape[1] % 2), (0, 0))
         if any(p[1] for p in pad):
             array = np.pad(array, pad, mode="edge")
-        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24").reformat(
+        video_frame = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(array), format="rgb24"
+        ).reformat(
             format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
         )
         for packet in self._stream.encode(video_frame):
@@ -342,15 +387,10 @@ class VideoWriter:
             return
         self._finished = True
         if self._container is not None:
-            try:
+            with contextlib.suppress(Exception):  # the file is being thrown away anyway
                 self._container.close()
-            except Exception:  # noqa: BLE001 - the file is being thrown away anyway
-                pass
-        error = _Aborted()
-        try:
-            self._atomic.__exit__(_Aborted, error, None)
-        except _Aborted:
-            pass
+        with contextlib.suppress(_Aborted):
+            self._atomic.__exit__(_Aborted, _Aborted(), None)
 
 
 class _Aborted(Exception):

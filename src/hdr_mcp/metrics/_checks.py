@@ -26,7 +26,9 @@ def as_image(x: object, argument: str, *, min_ndim: int = 1) -> np.ndarray:
     if not finite.all():
         bad = int(arr.size - np.count_nonzero(finite))
         raise InvalidArgument(
-            argument, f"array{arr.shape}", f"contains {bad} NaN/Inf value(s); metrics need finite pixels"
+            argument,
+            f"array{arr.shape}",
+            f"contains {bad} NaN/Inf value(s); metrics need finite pixels",
         )
     return arr
 
@@ -47,7 +49,9 @@ def same_shape(pred: np.ndarray, ref: np.ndarray) -> None:
         raise InvalidArgument("ref", ref.shape, f"shape differs from pred {pred.shape}")
 
 
-def positive_scale(value: object, argument: str = "nits_per_unit", *, maximum: float = 1e6) -> float:
+def positive_scale(
+    value: object, argument: str = "nits_per_unit", *, maximum: float = 1e6
+) -> float:
     """A finite scale factor in (0, maximum]."""
     try:
         v = float(value)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ Frame pooling for sequences
 - ``pu21_ssim``, ``delta_e_itp``, ``clipped_fraction``: mean over frames (equal-size frames, so
   ``delta_e_itp`` is also the mean over all pixels).
 - ``peak``, ``peak_robust``, ``dynamic_range_stops``: over all pixels of all frames
-  (:class:`~hdr_mcp.metrics.range.LuminanceStats`: exact up to 16 M pixels, then a 1/256-stop
+  (:class:`~hdr_mcp.metrics.range.LuminanceStats`: exact up to 8.4 M pixels, then a 1/256-stop
   histogram).
 
 JSON and infinity
@@ -37,8 +37,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from hdr_mcp.color.pu21 import pu21_encode
 from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
 from hdr_mcp.metrics._checks import positive_scale
-from hdr_mcp.metrics.fidelity import delta_e_itp, pu21_luminance, pu21_mse, pu21_ssim, psnr_from_mse
-from hdr_mcp.metrics.fidelity import PU21_PEAK
+from hdr_mcp.metrics.fidelity import (
+    PU21_PEAK,
+    delta_e_itp,
+    psnr_from_mse,
+    pu21_luminance,
+    pu21_mse,
+    pu21_ssim,
+)
 from hdr_mcp.metrics.range import (
     DEFAULT_HIGH_PERCENTILE,
     DEFAULT_LOW_PERCENTILE,
@@ -56,17 +62,41 @@ REPORT_PNG = "report.png"
 
 #: One line per metric, copied into every result so a reader needs no documentation.
 DEFINITIONS: dict[str, str] = {
-    "pu21_psnr": "PSNR (dB, peak 256) of PU21 banding_glare-encoded RGB in cd/m^2 (Mantiuk & Azimi 2021); MSE pooled over frames; higher is better",
-    "pu21_ssim": "SSIM (Wang 2004: 11x11 Gaussian sigma 1.5, K1 .01, K2 .03, valid windows) of PU21-encoded luminance, data range 256; mean over frames; 1 = identical",
-    "delta_e_itp": "mean Delta E ITP (ITU-R BT.2124) over pixels, via linear BT.2020 in cd/m^2 and ICtCp (PQ); ~1 = just noticeable; lower is better",
-    "peak": "maximum luminance of the prediction in cd/m^2 (scene-linear luminance x nits_per_unit)",
-    "peak_robust": f"{DEFAULT_HIGH_PERCENTILE}th percentile of the prediction's luminance in cd/m^2 (ignores a few hot pixels)",
-    "dynamic_range_stops": f"log2 of the ratio of the {DEFAULT_HIGH_PERCENTILE}th to the {DEFAULT_LOW_PERCENTILE}th percentile of positive luminance (pixels <= 0 ignored)",
-    "clipped_fraction": "fraction of pixels whose largest channel is within 0.1% (relative) of the frame's largest channel value: a plateau there means clamping; mean over frames",
+    "pu21_psnr": (
+        "PSNR (dB, peak 256) of PU21 banding_glare-encoded RGB in cd/m^2 (Mantiuk & Azimi 2021);"
+        " MSE pooled over frames; higher is better"
+    ),
+    "pu21_ssim": (
+        "SSIM (Wang 2004: 11x11 Gaussian sigma 1.5, K1 .01, K2 .03, valid windows) of PU21-encoded"
+        " luminance, data range 256; mean over frames; 1 = identical; null for frames under 11x11"
+    ),
+    "delta_e_itp": (
+        "mean Delta E ITP (ITU-R BT.2124) over pixels, via linear BT.2020 in cd/m^2 and ICtCp (PQ);"
+        " ~1 = just noticeable; lower is better"
+    ),
+    "peak": "maximum luminance of the prediction in cd/m^2 (scene-linear Y x nits_per_unit)",
+    "peak_robust": (
+        f"{DEFAULT_HIGH_PERCENTILE}th percentile of the prediction's luminance in cd/m^2"
+        " (ignores a few hot pixels)"
+    ),
+    "dynamic_range_stops": (
+        f"log2 of the ratio of the {DEFAULT_HIGH_PERCENTILE}th to the {DEFAULT_LOW_PERCENTILE}th"
+        " percentile of positive luminance (pixels <= 0 ignored)"
+    ),
+    "clipped_fraction": (
+        "fraction of pixels whose largest channel is within 0.1% (relative) of the frame's largest"
+        " channel value: a plateau there means clamping; mean over frames"
+    ),
     "flicker": "std over frames of the frame-mean luminance divided by its mean (0 = steady)",
-    "f2f_psnr": "mean PU21-PSNR (dB, peak 256) between consecutive frames, identical pairs left out; null+non_finite when all pairs are identical",
-    "f2f_identical_pairs": "number of consecutive frame pairs that are exactly identical (left out of f2f_psnr)",
+    "f2f_psnr": (
+        "mean PU21-PSNR (dB, peak 256) between consecutive frames, identical pairs left out;"
+        " null + non_finite '+inf' when all pairs are identical"
+    ),
+    "f2f_identical_pairs": (
+        "number of consecutive frame pairs that are exactly identical (left out of f2f_psnr)"
+    ),
 }
+
 
 @dataclass(frozen=True)
 class _Source:
@@ -85,7 +115,9 @@ class _Frame:
 def _resolve(value: object, argument: str) -> _Source:
     """A single image file, or a folder / printf (``%04d``) / hash (``####``) / glob pattern."""
     if not isinstance(value, (str, os.PathLike)) or str(value) == "":
-        raise InvalidArgument(argument, value, "expected a path to an image, a folder or a frame pattern")
+        raise InvalidArgument(
+            argument, value, "expected a path to an image, a folder or a frame pattern"
+        )
     text = os.fspath(value)
     path = Path(text).expanduser()
     if path.is_file():
@@ -104,8 +136,7 @@ def _resolve(value: object, argument: str) -> _Source:
 
 
 def _read_frame(path: Path, argument: str) -> _Frame:
-    """Read one frame as scene-linear RGB float32; SDR files are sRGB-decoded to linear BT.709."""
-    from hdr_mcp.color import decode
+    """Read one frame as scene-linear RGB float32 (alpha dropped, grey expanded to RGB)."""
     from hdr_mcp.io import read_image
 
     try:
@@ -116,6 +147,15 @@ def _read_frame(path: Path, argument: str) -> _Frame:
         raise InvalidArgument(argument, str(path), e.reason) from e
     except OSError as e:
         raise InvalidArgument(argument, str(path), f"cannot be read: {e}") from e
+    if image.info.transfer != "linear":
+        # Display-referred code values (an SDR plate, most often passed by mistake) have no
+        # absolute scale; guessing a decode would give PU21/ITP figures that mean nothing.
+        raise InvalidArgument(
+            argument,
+            str(path),
+            f"is {image.info.file_format} with '{image.info.transfer}' transfer (display code"
+            " values); evaluation needs scene-linear HDR (OpenEXR or Radiance .hdr)",
+        )
     pixels = np.asarray(image.pixels, np.float32)
     if pixels.ndim == 2:
         pixels = pixels[..., None]
@@ -128,13 +168,10 @@ def _read_frame(path: Path, argument: str) -> _Frame:
         raise InvalidArgument(argument, str(path), f"has {channels} channels; expected 1, 3 or 4")
     bad = pixels.size - int(np.count_nonzero(np.isfinite(pixels)))
     if bad:
-        raise InvalidArgument(argument, str(path), f"contains {bad} NaN/Inf value(s); metrics need finite pixels")
-    colorspace = image.info.colorspace or "lin_rec709"
-    if image.info.transfer == "srgb":
-        # SDR code values: linearise so 1.0 = SDR white (= nits_per_unit cd/m^2).
-        pixels = np.asarray(decode(pixels, "srgb"), np.float32)
-        colorspace = "lin_rec709"
-    return _Frame(np.ascontiguousarray(pixels), colorspace)
+        raise InvalidArgument(
+            argument, str(path), f"contains {bad} NaN/Inf value(s); metrics need finite pixels"
+        )
+    return _Frame(np.ascontiguousarray(pixels), image.info.colorspace or "lin_rec709")
 
 
 def _default_output_dir(source: _Source) -> Path:
@@ -147,9 +184,12 @@ def _default_output_dir(source: _Source) -> Path:
 
 
 def _json_safe(value: Any, path: str, non_finite: dict[str, str]) -> Any:
-    """Replace non-finite floats by None, recording them in ``non_finite`` under their dotted path."""
+    """Replace non-finite floats by None, recorded in ``non_finite`` under their dotted path."""
     if isinstance(value, dict):
-        return {k: _json_safe(v, f"{path}.{k}" if path else str(k), non_finite) for k, v in value.items()}
+        return {
+            k: _json_safe(v, f"{path}.{k}" if path else str(k), non_finite)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [_json_safe(v, f"{path}[{i}]", non_finite) for i, v in enumerate(value)]
     if isinstance(value, (float, np.floating)):
@@ -163,6 +203,21 @@ def _json_safe(value: Any, path: str, non_finite: dict[str, str]) -> Any:
     return value
 
 
+def _check_output_dir(out_dir: Path) -> None:
+    """Fail before the (long) frame loop if the report folder could not be made or written.
+
+    The folder itself is created only when the reports are written, so a failed evaluation
+    leaves no empty ``*_eval`` folder behind.
+    """
+    ancestor = out_dir
+    while not ancestor.exists() and ancestor.parent != ancestor:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InvalidArgument("output_dir", str(out_dir), f"{str(ancestor)!r} is not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InvalidArgument("output_dir", str(out_dir), f"{str(ancestor)!r} is not writable")
+
+
 def _check_stop(ctx: Any) -> None:
     if ctx is not None and ctx.should_stop():
         from hdr_mcp.jobs.context import JobCancelled
@@ -173,7 +228,9 @@ def _check_stop(ctx: Any) -> None:
 def _frame_range(start: object, stop: object, total: int) -> tuple[int, int]:
     if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
         raise InvalidArgument("start", start, "expected an integer >= 0")
-    if stop is not None and (isinstance(stop, bool) or not isinstance(stop, (int, np.integer)) or stop <= start):
+    if stop is not None and (
+        isinstance(stop, bool) or not isinstance(stop, (int, np.integer)) or stop <= start
+    ):
         raise InvalidArgument("stop", stop, f"expected None or an integer > start={start}")
     end = total if stop is None else min(int(stop), total)
     if start >= end:
@@ -231,13 +288,23 @@ def _write_reports(
         f"   dynamic range {_format(m['dynamic_range_stops'], ' stops')}"
         f"   clipped {_format(m['clipped_fraction'] * 100.0, ' %')}",
     ]
+    ref_m = result["reference_metrics"]
+    if ref_m is not None:
+        lines.append(
+            f"reference: peak {_format(ref_m['peak'], ' cd/m^2')}"
+            f"   dynamic range {_format(ref_m['dynamic_range_stops'], ' stops')}"
+            f"   clipped {_format(ref_m['clipped_fraction'] * 100.0, ' %')}"
+        )
     if "flicker" in m:
         lines.append(
-            f"flicker {_format(m['flicker'])}   frame-to-frame PU21-PSNR {_format(m['f2f_psnr'], ' dB')}"
+            f"flicker {_format(m['flicker'])}"
+            f"   frame-to-frame PU21-PSNR {_format(m['f2f_psnr'], ' dB')}"
             f"   identical pairs {m['f2f_identical_pairs']}"
         )
     strip = exposure_strip(worst.pixels) if worst.pixels is not None else None
-    shown = f"frame {worst.index}" + (" (largest PU21 error)" if worst.error is not None and result["frames"] > 1 else "")
+    shown = f"frame {worst.index}" + (
+        " (largest PU21 error)" if worst.error is not None and result["frames"] > 1 else ""
+    )
     histograms = [("prediction", pred_stats.log2_histogram(), (255, 160, 60))]
     if ref_stats is not None:
         histograms.append(("reference", ref_stats.log2_histogram(), (90, 170, 255)))
@@ -270,7 +337,7 @@ def evaluate(
     Parameters
     ----------
     prediction, reference
-        An image file (EXR, HDR, PNG, TIFF, JPEG; SDR files are sRGB-decoded so 1.0 = SDR white),
+        A scene-linear image file (OpenEXR, Radiance .hdr; SDR/display-encoded files are refused),
         or a frame sequence: a folder, a printf pattern (``shot/frame_%04d.exr``) or a glob
         (``shot/*.exr``), listed by :func:`hdr_mcp.io.sequence.list_frames`. With a reference the
         two must have the same number of frames (matched in sorted order) and frame shapes.
@@ -315,16 +382,16 @@ def evaluate(
         )
     first, end = _frame_range(start, stop, len(pred_src.paths))
     n = end - first
-    out_dir = Path(output_dir).expanduser() if output_dir is not None else _default_output_dir(pred_src)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InvalidArgument("output_dir", str(out_dir), f"cannot be created: {e}") from e
+    out_dir = (
+        Path(output_dir).expanduser() if output_dir is not None else _default_output_dir(pred_src)
+    )
+    _check_output_dir(out_dir)
 
     # 2. Stream the frames.
     pred_stats, ref_stats = LuminanceStats(), (LuminanceStats() if ref_src else None)
-    pred_temporal = TemporalStats(nits_per_unit=scale)
-    ref_temporal = TemporalStats(nits_per_unit=scale) if ref_src else None
+    # Temporal statistics only for sequences: PU-encoding every frame twice costs time.
+    pred_temporal = TemporalStats(nits_per_unit=scale) if n >= 2 else None
+    ref_temporal = TemporalStats(nits_per_unit=scale) if ref_src and n >= 2 else None
     clipped, ref_clipped, ssims, delta_es, mses = [], [], [], [], []
     worst = _Worst()
     colorspace: str | None = None
@@ -338,13 +405,16 @@ def evaluate(
             colorspace, shape = pred.colorspace, pred.pixels.shape
         elif pred.pixels.shape != shape:
             raise InvalidArgument(
-                "prediction", str(pred_src.paths[i]), f"frame shape {pred.pixels.shape} differs from frame {first} {shape}"
+                "prediction",
+                str(pred_src.paths[i]),
+                f"frame shape {pred.pixels.shape} differs from frame {first} {shape}",
             )
         x = pred.pixels if pred.colorspace == colorspace else _convert(pred, colorspace)
         y_pred = image_luminance(x, colorspace)
         pred_stats.add(y_pred)
         clipped.append(clipped_fraction(x))
-        pred_temporal.add(x, argument="prediction")
+        if pred_temporal is not None:
+            pred_temporal.add(x, argument="prediction")
         error = None
         score = 0.0 if i == first else -1.0
         if ref_src is not None:
@@ -354,7 +424,8 @@ def evaluate(
                 raise InvalidArgument(
                     "reference",
                     str(ref_src.paths[i]),
-                    f"frame shape {r.shape} differs from prediction {x.shape} ({pred_src.paths[i].name})",
+                    f"frame shape {r.shape} differs from prediction {x.shape}"
+                    f" ({pred_src.paths[i].name})",
                 )
             mse = pu21_mse(x, r, nits_per_unit=scale)
             mses.append(mse)
@@ -363,9 +434,11 @@ def evaluate(
             delta_es.append(delta_e_itp(x, r, nits_per_unit=scale, colorspace=colorspace))
             ref_stats.add(image_luminance(r, colorspace))
             ref_clipped.append(clipped_fraction(r))
-            ref_temporal.add(r, argument="reference")
+            if ref_temporal is not None:
+                ref_temporal.add(r, argument="reference")
             error = np.abs(
-                pu21_encode(pu21_luminance(x, colorspace) * scale) - pu21_encode(pu21_luminance(r, colorspace) * scale)
+                pu21_encode(pu21_luminance(x, colorspace) * scale)
+                - pu21_encode(pu21_luminance(r, colorspace) * scale)
             ).astype(np.float32)
             score = mse
         worst.offer(i, score, x, error)
@@ -378,9 +451,9 @@ def evaluate(
         metrics["pu21_psnr"] = psnr_from_mse(float(np.mean(mses)), PU21_PEAK)
         metrics["pu21_ssim"] = float(np.mean(ssims)) if ssims else None
         metrics["delta_e_itp"] = float(np.mean(delta_es))
-    metrics.update(_no_reference_metrics(pred_stats, pred_temporal, clipped, scale, n))
+    metrics.update(_no_reference_metrics(pred_stats, pred_temporal, clipped, scale))
     reference_metrics = (
-        _no_reference_metrics(ref_stats, ref_temporal, ref_clipped, scale, n) if ref_src else None
+        _no_reference_metrics(ref_stats, ref_temporal, ref_clipped, scale) if ref_src else None
     )
     non_finite: dict[str, str] = {}
     result: dict[str, Any] = {
@@ -397,8 +470,17 @@ def evaluate(
         "report_png": str(out_dir / REPORT_PNG),
         "definitions": {k: DEFINITIONS[k] for k in metrics},
     }
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InvalidArgument("output_dir", str(out_dir), f"cannot be created: {e}") from e
     _write_reports(
-        result, metrics, output_dir=out_dir, worst=worst, pred_stats=pred_stats, ref_stats=ref_stats,
+        result,
+        metrics,
+        output_dir=out_dir,
+        worst=worst,
+        pred_stats=pred_stats,
+        ref_stats=ref_stats,
         nits_per_unit=scale,
     )
     return result
@@ -411,7 +493,7 @@ def _convert(frame: _Frame, colorspace: str) -> np.ndarray:
 
 
 def _no_reference_metrics(
-    stats: LuminanceStats, temporal: TemporalStats, clipped: list[float], scale: float, frames: int
+    stats: LuminanceStats, temporal: TemporalStats | None, clipped: list[float], scale: float
 ) -> dict[str, Any]:
     peak = stats.peak(nits_per_unit=scale)
     out: dict[str, Any] = {
@@ -420,7 +502,7 @@ def _no_reference_metrics(
         "dynamic_range_stops": stats.dynamic_range_stops(),
         "clipped_fraction": float(np.mean(clipped)),
     }
-    if frames >= 2:
+    if temporal is not None:
         out["flicker"] = temporal.flicker
         out["f2f_psnr"] = temporal.f2f_psnr
         out["f2f_identical_pairs"] = temporal.identical_pairs
@@ -434,24 +516,28 @@ class EvaluateParams(BaseModel):
 
     prediction: str = Field(
         min_length=1,
-        description="HDR prediction: an image file, or a frame folder / %04d pattern / glob of EXRs.",
+        description="HDR prediction: an image file, or a frame folder / %04d pattern / glob.",
     )
     reference: str | None = Field(
         default=None,
-        description="Ground truth with the same frame count and shapes; omit for no-reference metrics.",
+        description="Ground truth, same frame count and shapes; omit for no-reference metrics.",
     )
     nits_per_unit: float = Field(
         default=100.0,
         gt=0.0,
         le=MAX_NITS_PER_UNIT,
-        description="cd/m^2 shown for scene-linear 1.0 (PU21 and Delta E ITP need absolute luminance).",
+        description="cd/m^2 shown for scene-linear 1.0 (PU21 and Delta E ITP are absolute).",
     )
     output_dir: str | None = Field(
         default=None,
-        description="Folder for report.json and report.png; default <prediction stem>_eval beside the prediction.",
+        description="Folder for report.json and report.png; default <stem>_eval beside the input.",
     )
-    start: int = Field(default=0, ge=0, description="First frame index (0-based, into the sorted frame list).")
-    stop: int | None = Field(default=None, ge=1, description="Frame index to stop before; omit for all frames.")
+    start: int = Field(
+        default=0, ge=0, description="First frame index (0-based, into the sorted frame list)."
+    )
+    stop: int | None = Field(
+        default=None, ge=1, description="Frame index to stop before; omit for all frames."
+    )
 
     @model_validator(mode="after")
     def _stop_after_start(self) -> EvaluateParams:
@@ -461,7 +547,7 @@ class EvaluateParams(BaseModel):
 
 
 def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
-    """Job handler for kind ``"evaluate"``: validate ``params`` (:class:`EvaluateParams`), evaluate."""
+    """Job handler for kind ``"evaluate"``: validate ``params`` (:class:`EvaluateParams`), run."""
     try:
         p = EvaluateParams.model_validate(params)
     except ValidationError as e:

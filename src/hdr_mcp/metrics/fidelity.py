@@ -47,10 +47,12 @@ PU21_PEAK = 256.0
 PU21_REFERENCE_Y = (0.212656, 0.715158, 0.072186)
 
 #: BT.2100 / BT.2124 RGB (BT.2020 primaries) -> LMS matrix, integers over 4096.
-BT2124_LMS_MATRIX = np.array([[1688, 2146, 262], [683, 2951, 462], [99, 309, 3688]], np.float64) / 4096
-_ICTCP_MATRIX = np.array(
-    [[2048, 2048, 0], [6610, -13613, 7003], [17933, -17390, -543]], np.float64
-) / 4096
+BT2124_LMS_MATRIX = (
+    np.array([[1688, 2146, 262], [683, 2951, 462], [99, 309, 3688]], np.float64) / 4096
+)
+_ICTCP_MATRIX = (
+    np.array([[2048, 2048, 0], [6610, -13613, 7003], [17933, -17390, -543]], np.float64) / 4096
+)
 #: PQ is defined for absolute luminance 0..10 000 cd/m^2 (SMPTE ST 2084).
 _PQ_MAX_NITS = 10000.0
 

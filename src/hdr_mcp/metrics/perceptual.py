@@ -41,7 +41,7 @@ _CVVDP_RUNTIME_DEPS = (
 
 
 def _matching_torchvision() -> str:
-    """The torchvision pin matching the installed torch (torch 2.N pairs with torchvision 0.N+15)."""
+    """The torchvision pin matching the installed torch (torch 2.N <-> torchvision 0.N+15)."""
     try:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:
@@ -59,8 +59,8 @@ def _matching_torchvision() -> str:
 def cvvdp_install_instructions() -> str:
     """Shell commands that install ColorVideoVDP without touching the installed torch."""
     return (
-        "ColorVideoVDP is optional and not installed (python package 'pycvvdp'). Install it without "
-        "letting pip replace your torch:\n"
+        "ColorVideoVDP is optional and not installed (python package 'pycvvdp'). Install it "
+        "without letting pip replace your torch:\n"
         f"    pip install --no-deps cvvdp=={_CVVDP_VERSION}\n"
         f"    pip install {_CVVDP_RUNTIME_DEPS}\n"
         f"    pip install --no-deps {_matching_torchvision()}\n"
@@ -141,5 +141,7 @@ def cvvdp(
 
         kwargs["device"] = torch.device(device)
     metric = pycvvdp.cvvdp(**kwargs)
-    q_jod, _stats = metric.predict(test, reference, dim_order=dim_order, frames_per_second=frames_per_second)
+    q_jod, _stats = metric.predict(
+        test, reference, dim_order=dim_order, frames_per_second=frames_per_second
+    )
     return float(q_jod.item() if hasattr(q_jod, "item") else q_jod)

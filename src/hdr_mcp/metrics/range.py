@@ -34,7 +34,9 @@ DEFAULT_HIGH_PERCENTILE = 99.9
 DEFAULT_CLIP_TOLERANCE = 1e-3
 
 
-def image_luminance(x: object, colorspace: str = "lin_rec709", *, argument: str = "x") -> np.ndarray:
+def image_luminance(
+    x: object, colorspace: str = "lin_rec709", *, argument: str = "x"
+) -> np.ndarray:
     """Scene-linear luminance (float64, shape ``x.shape[:-1]``, or ``x.shape`` for 2-D input)."""
     arr = as_image(x, argument, min_ndim=2)
     if arr.ndim == 2:
@@ -145,17 +147,17 @@ class LuminanceStats:
     """Streaming peak / percentile / dynamic-range statistics over many frames.
 
     Memory is bounded: luminance values are kept exactly while at most ``exact_limit`` values
-    have been seen (so short clips and single images give exactly :func:`peak` and
-    :func:`dynamic_range_stops`); past that, percentiles come from a log2 histogram with
-    ``BINS_PER_STOP`` bins per stop over [2^-64, 2^64] (error below 1/256 stop). The maximum is
-    always exact. The histogram also feeds the evaluation report's plot.
+    have been seen (default 2^23, a 4K frame's worth, so short clips and single images give
+    exactly :func:`peak` and :func:`dynamic_range_stops`); past that, percentiles come from a
+    log2 histogram with ``BINS_PER_STOP`` bins per stop over [2^-64, 2^64] (error below 1/256
+    stop). The maximum is always exact. The histogram also feeds the evaluation report's plot.
     """
 
     LOG2_MIN = -64.0
     LOG2_MAX = 64.0
     BINS_PER_STOP = 256
 
-    def __init__(self, *, exact_limit: int = 1 << 24) -> None:
+    def __init__(self, *, exact_limit: int = 1 << 23) -> None:
         self._bins = int((self.LOG2_MAX - self.LOG2_MIN) * self.BINS_PER_STOP)
         self.positive_counts = np.zeros(self._bins, np.int64)
         self.nonpositive = 0
@@ -179,7 +181,7 @@ class LuminanceStats:
             self.positive_counts += np.bincount(idx, minlength=self._bins)
         if self._exact is not None:
             if self.count <= self._exact_limit:
-                self._exact.append(flat.astype(np.float32 if flat.dtype == np.float32 else np.float64))
+                self._exact.append(flat.copy())
             else:
                 self._exact = None
 
@@ -215,7 +217,9 @@ class LuminanceStats:
             return float(np.percentile(values, q)) if values.size else 0.0
         return self._hist_percentile(q, positive_only=positive_only)
 
-    def peak(self, *, nits_per_unit: float = 100.0, percentile: float = DEFAULT_HIGH_PERCENTILE) -> dict:
+    def peak(
+        self, *, nits_per_unit: float = 100.0, percentile: float = DEFAULT_HIGH_PERCENTILE
+    ) -> dict:
         """As :func:`peak` over every value added."""
         return {
             "max": (self.maximum if self.count else 0.0) * nits_per_unit,

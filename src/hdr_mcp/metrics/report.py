@@ -21,8 +21,14 @@ ERROR_MAP_MAX_PU = 20.0
 # Anchors sampled from matplotlib's "inferno" (perceptually uniform, readable in greyscale).
 _INFERNO = np.array(
     [
-        [0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66],
-        [245, 125, 21], [250, 193, 39], [252, 255, 164],
+        [0, 0, 4],
+        [40, 11, 84],
+        [101, 21, 110],
+        [159, 42, 99],
+        [212, 72, 66],
+        [245, 125, 21],
+        [250, 193, 39],
+        [252, 255, 164],
     ],
     np.float64,
 )
@@ -60,7 +66,9 @@ def _downscale(values: np.ndarray, max_size: int) -> np.ndarray:
         return values.astype(np.float32)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     # BOX filter: the mean over each output pixel's footprint, so small errors are not dropped.
-    return np.asarray(Image.fromarray(np.ascontiguousarray(values, dtype=np.float32)).resize(size, Image.BOX))
+    return np.asarray(
+        Image.fromarray(np.ascontiguousarray(values, dtype=np.float32)).resize(size, Image.BOX)
+    )
 
 
 def _histogram_panel(
@@ -72,8 +80,13 @@ def _histogram_panel(
     panel = Image.new("RGB", size, _BACKGROUND)
     draw = ImageDraw.Draw(panel)
     font = _font(12)
-    left, right, top, bottom = 44, width - 10, 22, height - 30
-    draw.text((left, 4), "log luminance histogram (fraction of pixels per 1/4 stop)", fill=_TEXT, font=font)
+    left, right, top, bottom = 44, width - 28, 22, height - 30
+    draw.text(
+        (left, 4),
+        "log luminance histogram (fraction of pixels per 1/4 stop)",
+        fill=_TEXT,
+        font=font,
+    )
     used = [(n, h, c) for n, h, c in histograms if h[1].size]
     if not used:
         draw.text((left, height // 2), "no positive luminance", fill=_MUTED, font=font)
@@ -98,11 +111,11 @@ def _histogram_panel(
         xp = px(decade)
         draw.line([xp, bottom, xp, bottom + 4], fill=_MUTED)
         draw.text((xp - 10, bottom + 6), f"1e{decade}", fill=_MUTED, font=font)
-    draw.text((right - 40, bottom + 16), "cd/m^2", fill=_MUTED, font=font)
+    draw.text((right - 30, bottom + 16), "cd/m^2", fill=_MUTED, font=font)
     for k, (name, (edges, counts), colour) in enumerate(used):
         centres = (edges[:-1] + edges[1:]) / 2.0 * math.log10(2.0) + shift
         fracs = counts / max(int(counts.sum()), 1)
-        points = [(px(float(c)), py(float(f))) for c, f in zip(centres, fracs)]
+        points = [(px(float(c)), py(float(f))) for c, f in zip(centres, fracs, strict=True)]
         if len(points) == 1:
             points.append((points[0][0] + 1, points[0][1]))
         draw.line(points, fill=colour, width=2)

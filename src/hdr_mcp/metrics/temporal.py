@@ -5,7 +5,7 @@ Logarithmic Encoding") reports for generated HDR video:
 
 - **flicker** = ``std_t(mean luminance of frame t) / mean_t(mean luminance of frame t)``: a
   coefficient of variation of the frame-average luminance (population std, ddof = 0). 0 for a
-  steady exposure; a sinusoidal modulation ``1 + a sin(...)`` over whole periods gives ``a/sqrt(2)``.
+  steady exposure; a modulation ``1 + a sin(...)`` over whole periods gives ``a/sqrt(2)``.
 - **frame-to-frame PSNR** = mean over consecutive pairs ``(t-1, t)`` of the PSNR between them. It
   mixes real motion with instability, so compare it with the reference's own value.
 
@@ -75,7 +75,7 @@ class TemporalStats:
         self._previous: np.ndarray | None = None
 
     def add(self, frame: object, *, argument: str = "frames") -> None:
-        """Add the next frame: scene-linear ``(H, W, C)`` or ``(H, W)``, finite, same shape as before."""
+        """Add the next frame: scene-linear ``(H, W, C)`` or ``(H, W)``, finite, same shape."""
         x = as_image(frame, argument, min_ndim=2)
         if self._previous is not None and x.shape != self._previous.shape:
             raise InvalidArgument(
@@ -117,7 +117,8 @@ class TemporalStats:
 
     @property
     def f2f_psnr(self) -> float | None:
-        """Mean PSNR (dB) over non-identical consecutive pairs; inf if all identical; None if < 2 frames."""
+        """Mean PSNR (dB) over non-identical consecutive pairs; inf if all are identical;
+        None with fewer than 2 frames."""
         if self.frames < 2:
             return None
         if self._psnr_n == 0:
@@ -126,7 +127,7 @@ class TemporalStats:
 
 
 def flicker(frames: Iterable[object], *, colorspace: str = "lin_rec709") -> float:
-    """Flicker of a sequence (see module docstring); streams over ``frames`` (an iterable of arrays).
+    """Flicker of a sequence (see module docstring); streams over ``frames`` (arrays).
 
     Needs at least one frame; a single frame gives 0.0.
     """
@@ -145,7 +146,7 @@ def f2f_psnr(
     nits_per_unit: float = 100.0,
     colorspace: str = "lin_rec709",
 ) -> float:
-    """Mean frame-to-frame PSNR in dB (see :class:`TemporalStats` for ``space`` and identical pairs).
+    """Mean frame-to-frame PSNR in dB (:class:`TemporalStats` explains ``space``, identical pairs).
 
     Streams over ``frames``; needs at least two frames.
     """

@@ -40,7 +40,7 @@ import json
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -86,11 +86,17 @@ class _Source:
     files: tuple[Path, ...] = ()
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "path": self.path, "frames": self.count, "width": self.width,
-                "height": self.height, "fps": self.fps}
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "frames": self.count,
+            "width": self.width,
+            "height": self.height,
+            "fps": self.fps,
+        }
 
     def frames(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray, str]]:
-        """Yield ``(index, code values float32 (H, W, 3), source file)`` for start <= index < stop."""
+        """Yield ``(index, float32 (H, W, 3) code values, source file)``, start <= index < stop."""
         if self.kind == "video":
             from hdr_mcp.io.video import iter_frames
 
@@ -110,8 +116,11 @@ class _Source:
         pixels = image.pixels
         if pixels.shape[:2] != (self.height, self.width):
             raise InvalidArgument(
-                "input", str(path), f"frame is {pixels.shape[1]}x{pixels.shape[0]}, the first frame is "
-                f"{self.width}x{self.height}; all frames must have one size")
+                "input",
+                str(path),
+                f"frame is {pixels.shape[1]}x{pixels.shape[0]}, the first frame is "
+                f"{self.width}x{self.height}; all frames must have one size",
+            )
         if pixels.shape[-1] >= 3:
             return pixels[..., :3]  # alpha is not converted (it is not light)
         return np.repeat(pixels[..., :1], 3, axis=-1)
@@ -125,8 +134,12 @@ def _image_info(path: Path, shown: str):
     except InvalidArgument as e:
         raise type(e)("input", shown, e.reason) from e
     if info.transfer == "linear":
-        raise InvalidArgument("input", shown, f"{info.file_format.upper()} holds scene-linear HDR already; "
-                              "sdr_to_hdr expands display-encoded SDR (PNG, JPEG, TIFF, video)")
+        raise InvalidArgument(
+            "input",
+            shown,
+            f"{info.file_format.upper()} holds scene-linear HDR already; "
+            "sdr_to_hdr expands display-encoded SDR (PNG, JPEG, TIFF, video)",
+        )
     return info
 
 
@@ -138,8 +151,11 @@ def _video_source(path: Path, shown: str) -> _Source:
     except InvalidArgument as e:
         raise type(e)("input", shown, e.reason) from e
     if meta["color_trc"] in _HDR_TRC:
-        raise InvalidArgument("input", shown, f"video is tagged {_HDR_TRC[meta['color_trc']]} "
-                              f"({meta['color_trc']}): it is not SDR")
+        raise InvalidArgument(
+            "input",
+            shown,
+            f"video is tagged {_HDR_TRC[meta['color_trc']]} ({meta['color_trc']}): it is not SDR",
+        )
     if meta["frames"] == 0:
         raise UnsupportedFile("input", shown, "video has no frames")
     return _Source("video", str(path), meta["frames"], meta["width"], meta["height"], meta["fps"])
@@ -151,8 +167,12 @@ def _image_source(files: list[Path], shown: str, kind: Literal["image", "sequenc
     first = _image_info(files[0], shown)
     last = _image_info(files[-1], shown)
     if (last.width, last.height) != (first.width, first.height):
-        raise InvalidArgument("input", shown, f"frames differ in size: {files[0].name} is "
-                              f"{first.width}x{first.height}, {files[-1].name} is {last.width}x{last.height}")
+        raise InvalidArgument(
+            "input",
+            shown,
+            f"frames differ in size: {files[0].name} is "
+            f"{first.width}x{first.height}, {files[-1].name} is {last.width}x{last.height}",
+        )
     fps = None if kind == "image" else SEQUENCE_FPS
     return _Source(kind, shown, len(files), first.width, first.height, fps, tuple(files))
 
@@ -170,12 +190,19 @@ def _open_source(input: Any) -> _Source:
         suffix = path.suffix.lower()
         if suffix in VIDEO_SUFFIXES:
             return _video_source(path, shown)
-        if suffix in _IMAGE_SUFFIXES:
+        try:
             return _image_source([path], shown, "image")
-        try:  # unknown extension: an image by its content, else whatever FFmpeg can decode
-            return _image_source([path], shown, "image")
-        except UnsupportedFile:
-            return _video_source(path, shown)
+        except UnsupportedFile as not_image:
+            if suffix in _IMAGE_SUFFIXES:
+                raise
+            try:  # unknown extension and not an image: whatever FFmpeg can decode
+                return _video_source(path, shown)
+            except UnsupportedFile as e:
+                raise UnsupportedFile(
+                    "input",
+                    shown,
+                    f"neither an image ({not_image.reason}) nor a video ({e.reason})",
+                ) from e
     try:
         files = list_frames(path)
     except InvalidArgument as e:
@@ -202,13 +229,17 @@ def _frame_range(start: Any, stop: Any, count: int) -> tuple[int, int]:
     if isinstance(start, bool) or not isinstance(start, int) or start < 0:
         raise InvalidArgument("start", start, "must be an integer >= 0")
     if start >= count:
-        raise InvalidArgument("start", start, f"the input has {count} frame(s) (indices 0..{count - 1})")
+        raise InvalidArgument(
+            "start", start, f"the input has {count} frame(s) (indices 0..{count - 1})"
+        )
     if stop is None:
         return start, count
     if isinstance(stop, bool) or not isinstance(stop, int) or stop <= start:
         raise InvalidArgument("stop", stop, f"must be None or an integer > start={start}")
     if stop > count:
-        raise InvalidArgument("stop", stop, f"the input has {count} frame(s); stop must be <= {count}")
+        raise InvalidArgument(
+            "stop", stop, f"the input has {count} frame(s); stop must be <= {count}"
+        )
     return start, stop
 
 
@@ -229,7 +260,7 @@ class _Plan:
     nits_per_unit: float
     preview: bool
     fps: float
-    operator_params: dict[str, Any] = field(default_factory=dict)
+    operator_params: dict[str, float]
 
     @property
     def reference_white_nits(self) -> float:
@@ -237,29 +268,19 @@ class _Plan:
 
     def parameters(self) -> dict[str, Any]:
         return {
-            "method": "classical", "operator": self.operator, "operator_params": self.operator_params,
-            "transfer": self.transfer, "target_peak": self.target_peak, "diffuse_white": self.diffuse_white,
-            "nits_per_unit": self.nits_per_unit, "reference_white_nits": self.reference_white_nits,
-            "start": self.start, "stop": self.stop, "colorspace": self.colorspace, "compression": self.compression,
+            "method": "classical",
+            "operator": self.operator,
+            "operator_params": self.operator_params,
+            "transfer": self.transfer,
+            "target_peak": self.target_peak,
+            "diffuse_white": self.diffuse_white,
+            "nits_per_unit": self.nits_per_unit,
+            "reference_white_nits": self.reference_white_nits,
+            "start": self.start,
+            "stop": self.stop,
+            "colorspace": self.colorspace,
+            "compression": self.compression,
         }
-
-
-def _operator_params(operator: str, target_peak: float, reference_white_nits: float) -> dict[str, Any]:
-    """The operator's effective parameters, for provenance."""
-    from hdr_mcp.color.inverse_tonemap import (
-        BT2408_REFERENCE_WHITE_NITS,
-        CONSTANTS_BT2446_C,
-        power_gamma_for_grey,
-        tone_mapping_BT2446_C,
-    )
-
-    if operator == "power":
-        return {"gamma": power_gamma_for_grey(target_peak, reference_white_nits)}
-    c = CONSTANTS_BT2446_C
-    units = BT2408_REFERENCE_WHITE_NITS / reference_white_nits
-    return {"k1": c.k1, "k2": c.k2, "k3": c.k3, "k4": c.k4, "y_sdr_ip": c.y_sdr_ip, "alpha": c.alpha,
-            "curve_units_per_nit": units,
-            "sdr_white_curve_nits": float(tone_mapping_BT2446_C(np.float64(target_peak * units)))}
 
 
 def check_inputs(
@@ -284,7 +305,7 @@ def check_inputs(
     Reads only headers (image headers of the first and last frame, the video container).
     """
     from hdr_mcp.color import colorspaces
-    from hdr_mcp.color.inverse_tonemap import OPERATORS
+    from hdr_mcp.color.inverse_tonemap import OPERATORS, operator_parameters
     from hdr_mcp.io import COMPRESSIONS
     from hdr_mcp.io.exr import HALF_MAX
 
@@ -298,11 +319,19 @@ def check_inputs(
     target_peak = _positive("target_peak", target_peak)
     white_nits = diffuse_white * nits_per_unit
     if not white_nits < target_peak <= MAX_PEAK_NITS:
-        raise InvalidArgument("target_peak", target_peak, f"must be above the reference white "
-                              f"diffuse_white * nits_per_unit = {white_nits:g} cd/m^2 and at most {MAX_PEAK_NITS:g}")
+        raise InvalidArgument(
+            "target_peak",
+            target_peak,
+            f"must be above the reference white "
+            f"diffuse_white * nits_per_unit = {white_nits:g} cd/m^2 and at most {MAX_PEAK_NITS:g}",
+        )
     if target_peak / nits_per_unit > HALF_MAX:
-        raise InvalidArgument("nits_per_unit", nits_per_unit, f"target_peak / nits_per_unit = "
-                              f"{target_peak / nits_per_unit:g} exceeds the half-float maximum {HALF_MAX:g}")
+        raise InvalidArgument(
+            "nits_per_unit",
+            nits_per_unit,
+            f"target_peak / nits_per_unit = "
+            f"{target_peak / nits_per_unit:g} exceeds the half-float maximum {HALF_MAX:g}",
+        )
     if not isinstance(preview, bool):
         raise InvalidArgument("preview", preview, "must be true or false")
     if fps is not None:
@@ -314,9 +343,24 @@ def check_inputs(
         raise InvalidArgument("output_dir", str(output_dir), "exists and is not a folder")
     source = _open_source(input)
     start, stop = _frame_range(start, stop, source.count)
-    return _Plan(source, out, start, stop, colorspace, compression, operator, transfer, target_peak,
-                 diffuse_white, nits_per_unit, preview, fps or source.fps or SEQUENCE_FPS,
-                 _operator_params(operator, target_peak, white_nits))
+    return _Plan(
+        source=source,
+        output_dir=out,
+        start=start,
+        stop=stop,
+        colorspace=colorspace,
+        compression=compression,
+        operator=operator,
+        transfer=transfer,
+        target_peak=target_peak,
+        diffuse_white=diffuse_white,
+        nits_per_unit=nits_per_unit,
+        preview=preview,
+        fps=fps or source.fps or SEQUENCE_FPS,
+        operator_params=operator_parameters(
+            operator, peak_nits=target_peak, reference_white_nits=white_nits
+        ),
+    )
 
 
 # -- conversion --------------------------------------------------------------------------------
@@ -339,8 +383,12 @@ def _frame_to_scene(codes: np.ndarray, plan: _Plan) -> np.ndarray:
     # 2. linearise: code values -> relative SDR display light
     display = _linearise(codes.astype(np.float32, copy=False), plan.transfer)
     # 3. inverse tone map: SDR display light -> HDR display light in cd/m^2
-    nits = inverse_tonemap(display, plan.operator, peak_nits=plan.target_peak,
-                           reference_white_nits=plan.reference_white_nits)
+    nits = inverse_tonemap(
+        display,
+        plan.operator,
+        peak_nits=plan.target_peak,
+        reference_white_nits=plan.reference_white_nits,
+    )
     # 4. cd/m^2 -> scene-linear units (reference white lands on diffuse_white)
     nits *= np.float32(1.0 / plan.nits_per_unit)
     return nits
@@ -383,8 +431,10 @@ class _Previews:
 def _cancelled(done: int, total: int, output_dir: Path):
     from hdr_mcp.jobs.context import JobCancelled
 
-    return JobCancelled(f"cancelled after {done} of {total} frames; the {done} finished EXR frames "
-                        f"stay in {output_dir}, the preview MP4 was discarded")
+    return JobCancelled(
+        f"cancelled after {done} of {total} frames; the {done} finished EXR frames "
+        f"stay in {output_dir}, the preview MP4 was discarded"
+    )
 
 
 def convert(
@@ -445,9 +495,11 @@ def convert(
 
     Returns
     -------
-    JSON-safe dict: ``frames`` (written), ``output_dir``, ``exr_paths`` (``pattern``, ``first``,
-    ``last``, ``count``), ``preview_png``, ``preview_mp4`` (paths or None), ``colorspace``,
-    ``peak`` (largest value written), ``nits_per_unit``, ``input`` (what was read),
+    JSON-safe dict: ``frames`` (written), ``output_dir``, ``exr_paths`` (the first and the last
+    EXR written; one path for one frame), ``exr_pattern`` (``output_dir/frame_%05d.exr``,
+    numbered by source frame index), ``exr_count``, ``preview_png``, ``preview_mp4`` (paths or
+    None), ``colorspace``, ``peak`` (largest value written), ``nits_per_unit``, ``input`` (what
+    was read),
     ``parameters`` (everything that decided the result, also stored in each EXR header).
 
     Raises
@@ -458,26 +510,49 @@ def convert(
     hdr_mcp.jobs.context.JobCancelled
         ``ctx.should_stop()`` became true; finished frames stay.
     """
-    from hdr_mcp import __version__
     from hdr_mcp.color import convert_colorspace
     from hdr_mcp.io import ExrSequenceWriter
 
     # 1. validate everything before any work
-    plan = check_inputs(input, method=method, output_dir=output_dir, start=start, stop=stop,
-                        colorspace=colorspace, compression=compression, target_peak=target_peak,
-                        diffuse_white=diffuse_white, nits_per_unit=nits_per_unit, transfer=transfer,
-                        operator=operator, preview=preview, fps=fps)
+    plan = check_inputs(
+        input,
+        method=method,
+        output_dir=output_dir,
+        start=start,
+        stop=stop,
+        colorspace=colorspace,
+        compression=compression,
+        target_peak=target_peak,
+        diffuse_white=diffuse_white,
+        nits_per_unit=nits_per_unit,
+        transfer=transfer,
+        operator=operator,
+        preview=preview,
+        fps=fps,
+    )
     parameters = plan.parameters()
     total = plan.stop - plan.start
     if ctx is not None:
-        ctx.log(f"sdr_to_hdr: {plan.source.kind} {plan.source.path}, frames {plan.start}..{plan.stop - 1}, "
-                f"{json.dumps(parameters)}")
+        ctx.log(
+            f"sdr_to_hdr: {plan.source.kind} {plan.source.path}, "
+            f"frames {plan.start}..{plan.stop - 1}, {json.dumps(parameters)}"
+        )
     plan.output_dir.mkdir(parents=True, exist_ok=True)
-    metadata = {"hdr_mcp/tool_version": __version__, "hdr_mcp/method": "classical",
-                "hdr_mcp/operator": plan.operator, "hdr_mcp/parameters": json.dumps(parameters),
-                "hdr_mcp/nits_per_unit": plan.nits_per_unit, "hdr_mcp/source": plan.source.path}
-    exr = ExrSequenceWriter(plan.output_dir, EXR_PATTERN, colorspace=plan.colorspace,
-                            compression=plan.compression, metadata=metadata)
+    # write_exr adds hdr_mcp/version (the tool version) itself.
+    metadata = {
+        "hdr_mcp/method": "classical",
+        "hdr_mcp/operator": plan.operator,
+        "hdr_mcp/parameters": json.dumps(parameters),
+        "hdr_mcp/nits_per_unit": plan.nits_per_unit,
+        "hdr_mcp/source": plan.source.path,
+    }
+    exr = ExrSequenceWriter(
+        plan.output_dir,
+        EXR_PATTERN,
+        colorspace=plan.colorspace,
+        compression=plan.compression,
+        metadata=metadata,
+    )
     previews = _Previews(plan)
     peak = -math.inf
     done = 0
@@ -494,14 +569,18 @@ def convert(
             if plan.colorspace != "lin_rec709":
                 scene = convert_colorspace(scene, "lin_rec709", plan.colorspace)
             # 6. EXR frame, numbered by its source index
-            exr.write(scene, index=index, metadata={"hdr_mcp/source_frame": index,
-                                                    "hdr_mcp/source_file": source_file})
+            frame_metadata: dict[str, Any] = {"hdr_mcp/source_frame": index}
+            if source_file != plan.source.path:  # a file of a sequence
+                frame_metadata["hdr_mcp/source_file"] = source_file
+            exr.write(scene, index=index, metadata=frame_metadata)
             peak = max(peak, float(np.max(scene)))
             done += 1
             if ctx is not None:
                 ctx.progress(done, total, f"frame {index}")
         if done == 0:
-            raise UnsupportedFile("input", plan.source.path, f"no frame could be decoded from index {plan.start}")
+            raise UnsupportedFile(
+                "input", plan.source.path, f"no frame could be decoded from index {plan.start}"
+            )
         written_previews = previews.finish()
     except BaseException:
         previews.abort()
@@ -513,8 +592,10 @@ def convert(
     return {
         "frames": done,
         "output_dir": str(plan.output_dir),
-        "exr_paths": {"pattern": str(plan.output_dir / EXR_PATTERN), "first": str(paths[0]),
-                      "last": str(paths[-1]), "count": len(paths)},
+        # First and last only (a server links these); the rest follow exr_pattern.
+        "exr_paths": [str(p) for p in dict.fromkeys((paths[0], paths[-1]))],
+        "exr_pattern": str(plan.output_dir / EXR_PATTERN),
+        "exr_count": len(paths),
         **written_previews,
         "colorspace": plan.colorspace,
         "peak": peak,
@@ -533,19 +614,37 @@ class SdrToHdrParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     input: str = Field(description="SDR image, folder/pattern of frames, or video file.")
-    method: Literal["classical"] = Field("classical", description="Conversion method; 'classical' needs no weights.")
-    output_dir: str | None = Field(None, description="Output folder; default: the job's working directory.")
+    method: Literal["classical"] = Field(
+        "classical", description="Conversion method; 'classical' needs no weights."
+    )
+    output_dir: str | None = Field(
+        None, description="Output folder; default: the job's working directory."
+    )
     start: int = Field(0, ge=0, description="First frame index (0-based).")
-    stop: int | None = Field(None, ge=1, description="Stop before this frame index; None: to the end.")
-    colorspace: str = Field("lin_rec709", description="Scene-linear colour space of the EXR frames.")
+    stop: int | None = Field(
+        None, ge=1, description="Stop before this frame index; None: to the end."
+    )
+    colorspace: str = Field(
+        "lin_rec709", description="Scene-linear colour space of the EXR frames."
+    )
     compression: str = Field("zip", description="EXR compression.")
-    target_peak: float = Field(1000.0, gt=0, le=MAX_PEAK_NITS, description="HDR luminance of SDR white, cd/m^2.")
-    diffuse_white: float = Field(1.0, gt=0, description="Scene-linear value of reference (diffuse) white.")
+    target_peak: float = Field(
+        1000.0, gt=0, le=MAX_PEAK_NITS, description="HDR luminance of SDR white, cd/m^2."
+    )
+    diffuse_white: float = Field(
+        1.0, gt=0, description="Scene-linear value of reference (diffuse) white."
+    )
     nits_per_unit: float = Field(100.0, gt=0, description="cd/m^2 per scene-linear unit.")
-    transfer: Literal["srgb", "bt1886"] = Field("srgb", description="SDR EOTF used to linearise code values.")
-    operator: Literal["bt2446c", "power"] = Field("bt2446c", description="Inverse tone-mapping operator.")
+    transfer: Literal["srgb", "bt1886"] = Field(
+        "srgb", description="SDR EOTF used to linearise code values."
+    )
+    operator: Literal["bt2446c", "power"] = Field(
+        "bt2446c", description="Inverse tone-mapping operator."
+    )
     preview: bool = Field(True, description="Write preview.png and preview.mp4.")
-    fps: float | None = Field(None, gt=0, description="Preview MP4 frame rate; default: the source's, 24 for frames.")
+    fps: float | None = Field(
+        None, gt=0, description="Preview MP4 frame rate; default: the source's, 24 for frames."
+    )
 
 
 def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:

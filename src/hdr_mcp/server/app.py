@@ -12,6 +12,7 @@ This module imports no torch, diffusers or peft: GPU work happens in the worker 
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import logging
 import threading
@@ -248,7 +249,16 @@ def build_server(config: ServerConfig) -> MCPServer:
         title="hdr-mcp: scene-linear HDR for VFX",
         instructions=INSTRUCTIONS,
         version=__version__,
+        log_level="WARNING",  # stderr stays readable; job progress travels as MCP progress
     )
+
+    def tool(title: str, annotations: ToolAnnotations):
+        """``mcp.tool`` with the docstring dedented into the tool description."""
+
+        def register(fn):
+            return mcp.tool(title=title, annotations=annotations, description=inspect.cleandoc(fn.__doc__ or ""))(fn)
+
+        return register
 
     def resolve_input(argument: str, value: str) -> Path:
         """An input that is a file, a folder of frames, or a printf/glob frame pattern."""
@@ -259,7 +269,7 @@ def build_server(config: ServerConfig) -> MCPServer:
 
     # -- tools -------------------------------------------------------------------------------
 
-    @mcp.tool(title="Evaluate an HDR result", annotations=WRITES_NEW_FILES)
+    @tool("Evaluate an HDR result", WRITES_NEW_FILES)
     async def evaluate(
         prediction: Annotated[str, Field(description="HDR image (EXR/.hdr) or frame folder/pattern to measure.")],
         reference: Annotated[
@@ -287,7 +297,7 @@ def build_server(config: ServerConfig) -> MCPServer:
             raise _tool_error(e) from e
         return hdr.job_result(await hdr.wait(job.id, wait_seconds, ctx))
 
-    @mcp.tool(title="Convert SDR images or video to HDR EXR frames", annotations=WRITES_NEW_FILES)
+    @tool("Convert SDR images or video to HDR EXR frames", WRITES_NEW_FILES)
     async def sdr_to_hdr_video(
         input: Annotated[str, Field(description="SDR image (PNG/JPEG/TIFF), folder or pattern of frames, or a video file.")],
         method: Annotated[Literal["classical"], Field(description="Conversion method. 'classical': inverse tone mapping, no model weights.")] = "classical",
@@ -326,7 +336,7 @@ def build_server(config: ServerConfig) -> MCPServer:
             raise _tool_error(e) from e
         return hdr.job_result(await hdr.wait(job.id, wait_seconds, ctx))
 
-    @mcp.tool(title="Inspect an HDR image", annotations=READ_ONLY)
+    @tool("Inspect an HDR image", READ_ONLY)
     async def inspect_hdr(
         path: Annotated[str, Field(description="EXR, Radiance .hdr, PNG, TIFF or JPEG file.")],
     ) -> Annotated[CallToolResult, InspectView]:
@@ -349,7 +359,7 @@ def build_server(config: ServerConfig) -> MCPServer:
             structured_content=view.model_dump(mode="json"),
         )
 
-    @mcp.tool(title="Get a job's state (long-poll)", annotations=READ_ONLY)
+    @tool("Get a job's state (long-poll)", READ_ONLY)
     async def get_job(
         job_id: Annotated[str, Field(description="Handle returned by a long-running tool.")],
         wait_seconds: Annotated[
@@ -365,7 +375,7 @@ def build_server(config: ServerConfig) -> MCPServer:
             raise _tool_error(e) from e
         return hdr.job_result(job)
 
-    @mcp.tool(title="List jobs", annotations=READ_ONLY)
+    @tool("List jobs", READ_ONLY)
     async def list_jobs(
         status: Annotated[
             Literal["queued", "running", "succeeded", "failed", "cancelled"] | None,
@@ -378,9 +388,7 @@ def build_server(config: ServerConfig) -> MCPServer:
         jobs = await anyio.to_thread.run_sync(lambda: hdr.store.list(status=status, kind=kind, limit=limit))
         return JobList(jobs=[job_view(j) for j in jobs])
 
-    @mcp.tool(
-        title="Cancel a job",
-        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False),
+    @tool("Cancel a job", ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False),
     )
     async def cancel_job(
         job_id: Annotated[str, Field(description="Handle of a queued or running job.")],

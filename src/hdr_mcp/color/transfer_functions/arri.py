@@ -198,11 +198,12 @@ def log_decoding_ARRILogC3_torch(t):
 
 
 def _logc4_encode_kernel(x, o, tmp, mask, k: ArriLogC4Constants = CONSTANTS_ARRILOGC4) -> None:
-    np.multiply(x, k.a, out=o)
-    o += 64.0
-    np.log2(o, out=o)
-    o *= k.b / 14.0
-    o += k.c - 6.0 * k.b / 14.0
+    # (log2(a x + 64) - 6) / 14 * b + c  ==  c + b/(14 ln2) * log1p(a x / 64): log1p stays
+    # accurate where the log branch crosses x = 0 (log2(64 + a x) would lose ~4 float32 ulp).
+    np.multiply(x, k.a / 64.0, out=o)
+    np.log1p(o, out=o)
+    o *= k.b / (14.0 * math.log(2.0))
+    o += k.c
     np.less(x, k.t, out=mask)
     if mask.any():
         np.subtract(x, k.t, out=tmp)
@@ -211,12 +212,12 @@ def _logc4_encode_kernel(x, o, tmp, mask, k: ArriLogC4Constants = CONSTANTS_ARRI
 
 
 def _logc4_decode_kernel(e, o, tmp, mask, k: ArriLogC4Constants = CONSTANTS_ARRILOGC4) -> None:
-    # (2^(14(E'-c)/b + 6) - 64) / a  ==  2^(E' 14/b + 6 - 14c/b - log2 a) - 64/a. Folding the
-    # divide by a into the exponent also keeps the float32 exponent small (better precision).
-    np.multiply(e, 14.0 / k.b, out=o)
-    o += 6.0 - 14.0 * k.c / k.b - math.log2(k.a)
-    np.exp2(o, out=o)
-    o -= 64.0 / k.a
+    # (2^(14(E'-c)/b + 6) - 64) / a  ==  64/a * expm1(14 ln2 / b * (E' - c)): no cancellation
+    # near x = 0 (E' = c), and about as fast as exp2 in float32 (SIMD expm1).
+    np.subtract(e, k.c, out=o)
+    o *= 14.0 * math.log(2.0) / k.b
+    np.expm1(o, out=o)
+    o *= 64.0 / k.a
     np.less(e, 0.0, out=mask)
     if mask.any():
         np.multiply(e, k.s, out=tmp)
@@ -257,7 +258,7 @@ def log_encoding_ARRILogC4_torch(x):
     k = CONSTANTS_ARRILOGC4
     log_side = x >= k.t
     safe = torch.where(log_side, x, torch.full_like(x, k.t))
-    log_branch = (torch.log2(k.a * safe + 64.0) - 6.0) / 14.0 * k.b + k.c
+    log_branch = k.c + k.b / (14.0 * math.log(2.0)) * torch.log1p(safe * (k.a / 64.0))
     y = torch.where(log_side, log_branch, (x - k.t) / k.s)
     return y.to(out_dtype)
 
@@ -269,6 +270,6 @@ def log_decoding_ARRILogC4_torch(e):
     k = CONSTANTS_ARRILOGC4
     log_side = e >= 0.0
     safe = torch.where(log_side, e, torch.zeros_like(e))
-    exp_branch = (torch.exp2(14.0 * (safe - k.c) / k.b + 6.0) - 64.0) / k.a
+    exp_branch = (64.0 / k.a) * torch.expm1((safe - k.c) * (14.0 * math.log(2.0) / k.b))
     x = torch.where(log_side, exp_branch, e * k.s + k.t)
     return x.to(out_dtype)

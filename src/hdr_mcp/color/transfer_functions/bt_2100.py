@@ -8,7 +8,7 @@ This is *not* OpenColorIO's ``CURVE - HLG-OETF`` builtin, which is the same curv
 
 Out-of-range values are extrapolated, never clamped:
 
-* ``E > 1``: the logarithmic segment continues (``E = 4 -> E' = 1.2481``), so HDR highlights
+* ``E > 1``: the logarithmic segment continues (``E = 4 -> E' = 1.2511``), so HDR highlights
   above the nominal peak survive a round trip.
 * ``E < 0``: the curve is mirrored, ``OETF(-E) = -OETF(E)`` (OpenColorIO's HLG transforms do
   the same), so out-of-gamut negatives survive a round trip.
@@ -102,25 +102,28 @@ def oetf_BT2100_HLG(x):
     """HLG OETF (BT.2100 scaling): scene-linear ``E`` -> ``E'``.
 
     Domain: any real; [0, 1] is the standard's, values above 1 and below 0 are extrapolated as
-    the module docstring describes. ``oetf_BT2100_HLG(1/12) == 0.5``, ``oetf_BT2100_HLG(1) == 1``.
+    the module docstring describes. ``oetf_BT2100_HLG(1/12) == 0.5``, ``oetf_BT2100_HLG(1) == 1``
+    (to 5e-9: BT.2100 prints ``a`` rounded).
     """
     return apply_kernel(_encode_kernel, x)
 
 
 def oetf_inverse_BT2100_HLG(e):
-    """HLG inverse OETF (BT.2100 scaling): ``E'`` -> scene-linear ``E`` (exact inverse, no clamp)."""
+    """HLG inverse OETF (BT.2100 scaling): ``E'`` -> scene-linear ``E``; exact inverse, no clamp."""
     return apply_kernel(_decode_kernel, e)
 
 
 def oetf_BT2100_HLG_torch(x):
-    """Torch variant of :func:`oetf_BT2100_HLG` (finite gradient at 0, where the slope is infinite)."""
+    """Torch variant of :func:`oetf_BT2100_HLG` (finite gradient at 0, the infinite-slope point)."""
     torch = torch_module()
     x, out_dtype = torch_float(x)
     k = CONSTANTS_BT2100_HLG
 
     def hlg(magnitude):
         low = magnitude <= k.cut
-        root = torch_pow_bounded(3.0 * torch.where(low, magnitude, torch.zeros_like(magnitude)), 0.5)
+        root = torch_pow_bounded(
+            3.0 * torch.where(low, magnitude, torch.zeros_like(magnitude)), 0.5
+        )
         safe = torch.where(low, torch.full_like(magnitude, k.cut), magnitude)
         return torch.where(low, root, k.a * torch.log(12.0 * safe - k.b) + k.c)
 

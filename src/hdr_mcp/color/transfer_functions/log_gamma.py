@@ -66,6 +66,8 @@ CONSTANTS_LOG_GAMMA: LogGammaConstants = LogGammaConstants()
 def _check(gamma, max_value) -> tuple[float, float]:
     checked = []
     for name, value in (("gamma", gamma), ("max_value", max_value)):
+        if isinstance(value, (str, bytes, bool)):
+            raise InvalidArgument(name, value, "expected a number > 0")
         try:
             number = float(value)
         except (TypeError, ValueError) as e:

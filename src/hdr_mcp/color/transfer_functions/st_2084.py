@@ -56,7 +56,7 @@ class ST2084Constants:
 
     @property
     def code_asymptote(self) -> float:
-        """``(c2/c3)^m2`` (about 1.992): the code value that infinite luminance approaches."""
+        """``(c2/c3)^m2`` (about 1.99206): the code value that infinite luminance approaches."""
         return (self.c2 / self.c3) ** self.m2
 
 
@@ -68,6 +68,8 @@ DEFAULT_NITS_PER_UNIT = 100.0
 
 def check_nits_per_unit(nits_per_unit) -> float:
     """Validate ``nits_per_unit`` (a finite number > 0) and return it as float."""
+    if isinstance(nits_per_unit, (str, bytes, bool)):
+        raise InvalidArgument("nits_per_unit", nits_per_unit, "expected a number > 0")
     try:
         value = float(nits_per_unit)
     except (TypeError, ValueError) as e:
