@@ -62,8 +62,10 @@ def _user_errors() -> Iterator[None]:
 
 
 @contextmanager
-def _progress_context(workdir: Path, description: str, quiet: bool = False):
-    """A LocalContext whose progress drives a rich progress bar on stderr."""
+def _progress_context(description: str):
+    """A LocalContext (scratch workdir) whose progress drives a rich progress bar on stderr."""
+    import tempfile
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from hdr_mcp.jobs.context import LocalContext
@@ -75,16 +77,20 @@ def _progress_context(workdir: Path, description: str, quiet: bool = False):
         TimeRemainingColumn(),
         TextColumn("{task.fields[note]}"),
         console=_stderr(),
-        disable=quiet,
-        transient=False,
+        transient=True,  # the bar goes when the work ends; results and errors stay readable
     )
     task = progress.add_task(description, total=None, note="")
 
     def on_progress(done: float, total: float | None, message: str = "") -> None:
+        if not progress.live.is_started:  # no bar until work starts: errors stay one line
+            progress.start()
         progress.update(task, completed=done, total=total, note=message)
 
-    with progress:
-        yield LocalContext(workdir, on_progress=on_progress)
+    try:
+        with tempfile.TemporaryDirectory(prefix="hdr-mcp-") as scratch:
+            yield LocalContext(scratch, on_progress=on_progress)
+    finally:
+        progress.stop()
 
 
 # -- serving -----------------------------------------------------------------------------------
@@ -230,8 +236,7 @@ def evaluate(
     with _user_errors():
         from hdr_mcp.metrics.evaluate import evaluate as run_evaluate
 
-        workdir = out or Path.cwd()
-        with _progress_context(workdir, "evaluate", quiet=False) as ctx:
+        with _progress_context("evaluate") as ctx:
             result = run_evaluate(prediction, reference, nits_per_unit=nits_per_unit, output_dir=out, ctx=ctx)
         _emit(result, as_json, _render_evaluation)
 
@@ -265,14 +270,18 @@ def sdr_to_hdr(
     stop: Annotated[Optional[int], typer.Option(help="Stop before this frame index.")] = None,
     colorspace: Annotated[str, typer.Option(help="Output scene-linear colour space.")] = "lin_rec709",
     compression: Annotated[str, typer.Option(help="EXR compression.")] = "zip",
-    target_peak: Annotated[float, typer.Option(help="Peak luminance of the expansion, cd/m^2.")] = 1000.0,
+    target_peak: Annotated[float, typer.Option(help="cd/m^2 that SDR white expands to.")] = 1000.0,
+    diffuse_white: Annotated[float, typer.Option(help="Scene-linear value of reference (diffuse) white.")] = 1.0,
+    nits_per_unit: Annotated[float, typer.Option(help="cd/m^2 per scene-linear 1.0.")] = 100.0,
+    transfer: Annotated[str, typer.Option(help="SDR EOTF of the input: srgb or bt1886.")] = "srgb",
+    operator: Annotated[str, typer.Option(help="Inverse tone-mapping operator: bt2446c or power.")] = "bt2446c",
     as_json: JsonOption = False,
 ) -> None:
     """Convert SDR footage to scene-linear EXR frames (plus preview MP4/PNG)."""
     with _user_errors():
         from hdr_mcp.pipelines.sdr_to_hdr import convert
 
-        with _progress_context(out, f"sdr-to-hdr ({method})") as ctx:
+        with _progress_context(f"sdr-to-hdr ({method})") as ctx:
             result = convert(
                 input,
                 method=method,
@@ -282,6 +291,10 @@ def sdr_to_hdr(
                 colorspace=colorspace,
                 compression=compression,
                 target_peak=target_peak,
+                diffuse_white=diffuse_white,
+                nits_per_unit=nits_per_unit,
+                transfer=transfer,
+                operator=operator,
                 ctx=ctx,
             )
         _emit(result, as_json, lambda r: _stderr_or_stdout().print_json(data=r))

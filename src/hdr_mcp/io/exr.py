@@ -36,6 +36,9 @@ import json
 import math
 import os
 import struct
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,17 +124,52 @@ _EXR_MAGIC = b"\x76\x2f\x31\x01"
 # --------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _bindings_stdout() -> Iterator[io.StringIO]:
-    """Capture what the bindings print on ``sys.stdout`` ("Warning: Exception raised ...").
+class _BindingsOutput:
+    """Text the OpenEXR bindings printed while reading: Python-level stdout and C-level stderr."""
 
-    The OpenEXR 3.5 bindings report decode failures with a Python-level print before raising a
-    vague error; on an MCP stdio server stdout is the protocol channel, so the text is captured
-    and put into our exception message instead.
+    def __init__(self) -> None:
+        self.stdout = io.StringIO()
+        self.stderr = b""
+
+    def getvalue(self) -> str:
+        text = self.stdout.getvalue().strip()
+        errors = self.stderr.decode("utf-8", "replace").strip()
+        return " ".join(part for part in (text, errors) if part)
+
+
+#: fd 2 is process-wide; readers take turns redirecting it.
+_FD2_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _bindings_stdout() -> Iterator[_BindingsOutput]:
+    """Capture what the bindings print while reading a file.
+
+    The OpenEXR 3.5 bindings report decode failures with a Python-level print on stdout before
+    raising a vague error, and the C core writes its own diagnostics to file descriptor 2. On an
+    MCP stdio server stdout is the protocol channel, and the CLI promises one error line, so
+    both are captured and put into our exception message. When the read succeeds, whatever
+    reached fd 2 meanwhile (from any thread) is written back to it: delayed, never lost.
     """
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        yield buffer
+    captured = _BindingsOutput()
+    failed = False
+    with _FD2_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(captured.stdout):
+                yield captured
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.stderr = sink.read()
+            if captured.stderr and not failed:
+                os.write(2, captured.stderr)
 
 
 def _parse_channel_list(path: Path) -> list[dict[str, Any]]:

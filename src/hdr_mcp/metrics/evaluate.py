@@ -383,7 +383,7 @@ def evaluate(
     first, end = _frame_range(start, stop, len(pred_src.paths))
     n = end - first
     out_dir = (
-        Path(output_dir).expanduser() if output_dir is not None else _default_output_dir(pred_src)
+        Path(output_dir).expanduser().absolute() if output_dir is not None else _default_output_dir(pred_src)
     )
     _check_output_dir(out_dir)
 

@@ -338,7 +338,7 @@ def check_inputs(
         fps = _positive("fps", fps)
     if not isinstance(output_dir, (str, os.PathLike)) or str(output_dir) == "":
         raise InvalidArgument("output_dir", output_dir, "expected a folder path")
-    out = Path(output_dir).expanduser()
+    out = Path(output_dir).expanduser().absolute()
     if out.exists() and not out.is_dir():
         raise InvalidArgument("output_dir", str(output_dir), "exists and is not a folder")
     source = _open_source(input)

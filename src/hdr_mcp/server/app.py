@@ -312,7 +312,14 @@ def build_server(config: ServerConfig) -> MCPServer:
             Literal["none", "zip", "zips", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab", "rle"],
             Field(description="EXR compression (zip/piz are lossless)."),
         ] = "zip",
-        target_peak: Annotated[float, Field(gt=100, le=10000, description="Peak luminance of the expansion in cd/m^2.")] = 1000.0,
+        target_peak: Annotated[float, Field(gt=0, le=10000, description="cd/m^2 that SDR white expands to; above diffuse_white * nits_per_unit.")] = 1000.0,
+        diffuse_white: Annotated[float, Field(gt=0, le=100, description="Scene-linear value where reference (diffuse) white lands.")] = 1.0,
+        nits_per_unit: Annotated[float, Field(gt=0, le=10000, description="cd/m^2 per scene-linear 1.0.")] = 100.0,
+        transfer: Annotated[Literal["srgb", "bt1886"], Field(description="SDR EOTF of the input.")] = "srgb",
+        operator: Annotated[
+            Literal["bt2446c", "power"],
+            Field(description="Inverse tone mapping: bt2446c (Report ITU-R BT.2446-1 Method C) or power."),
+        ] = "bt2446c",
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
         ctx: Context | None = None,
     ) -> Annotated[CallToolResult, JobView]:
@@ -330,6 +337,10 @@ def build_server(config: ServerConfig) -> MCPServer:
                 "colorspace": colorspace,
                 "compression": compression,
                 "target_peak": target_peak,
+                "diffuse_white": diffuse_white,
+                "nits_per_unit": nits_per_unit,
+                "transfer": transfer,
+                "operator": operator,
             }
             job = hdr.submit("sdr_to_hdr_video", params)
         except HdrMcpError as e:
