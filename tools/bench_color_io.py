@@ -127,7 +127,9 @@ def bench_write_exr(frame: np.ndarray, repeat: int) -> dict:
     import OpenEXR
 
     from hdr_mcp.io import write_exr
+    from hdr_mcp.io.exr import use_all_cores
 
+    use_all_cores()  # the same OpenEXR thread pool for both sides
     half = frame.astype(np.float16)
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
 

@@ -374,7 +374,16 @@ def demo(
 
 def _render_demo(result: dict[str, Any]) -> None:
     console = _stderr_or_stdout()
-    _render_evaluation(result["evaluation"])
+    evaluation = result["evaluation"]
+    _render_evaluation(evaluation)
+    truth = (evaluation.get("reference_metrics") or {}).get("peak")
+    if truth is not None:
+        console.print(
+            f"ground truth peak {truth:.4g} cd/m^2, recovered peak {evaluation['metrics']['peak']:.4g} cd/m^2: "
+            "the SDR plate clipped everything above SDR white, which no inverse tone map can bring back."
+        )
+    console.print(f"ground truth: {result['ground_truth']}")
+    console.print(f"SDR plate:   {result['sdr_plate']}")
     console.print(f"HDR frames:  {result['exr']}")
     console.print(f"preview:     {result['preview']}")
     console.print(f"report:      {result['evaluation']['report_png']}")

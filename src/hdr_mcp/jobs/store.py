@@ -495,6 +495,9 @@ class JobStore:
             query += f" AND kind IN ({', '.join('?' * len(kinds))})"
             args.extend(kinds)
         query += " ORDER BY created_at, rowid LIMIT 1"
+        # An idle worker polls often; a plain read (no write lock) answers "nothing queued".
+        if self._conn().execute(query, args).fetchone() is None:
+            return None
         now = time.time()
         with self._write() as conn:
             row = conn.execute(query, args).fetchone()

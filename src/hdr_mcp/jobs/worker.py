@@ -108,7 +108,7 @@ class Worker:
         store: JobStore,
         worker_id: str | None = None,
         kinds: Sequence[str] | None = None,
-        poll_s: float = 0.5,
+        poll_s: float = 0.1,
         heartbeat_s: float = 2.0,
         *,
         device: str | None = None,
@@ -309,7 +309,7 @@ def run_worker(
     burst: bool = False,
     worker_id: str | None = None,
     kinds: Sequence[str] | None = None,
-    poll_s: float = 0.5,
+    poll_s: float = 0.1,
     heartbeat_s: float = 2.0,
     device: str | None = None,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
@@ -425,7 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     parser.add_argument("--worker-id", default=None)
     parser.add_argument("--kinds", default=None, help="comma-separated job kinds to claim")
-    parser.add_argument("--poll-s", type=float, default=0.5)
+    parser.add_argument("--poll-s", type=float, default=0.1)
     parser.add_argument("--heartbeat-s", type=float, default=2.0)
     parser.add_argument("--stale-after-s", type=float, default=DEFAULT_STALE_AFTER_S)
     parser.add_argument("--device", default=None, help="device label to record, e.g. cuda:0")
