@@ -20,7 +20,8 @@ from hdr_mcp.errors import HdrMcpError
 
 app = typer.Typer(
     name="hdr-mcp",
-    help="Scene-referred linear HDR (OpenEXR) from diffusion models, served over MCP.",
+    help="Scene-referred linear HDR (OpenEXR) from diffusion models, served over MCP. "
+    "With no command, serves MCP over stdio (what `uvx hdr-mcp` runs).",
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -212,3 +212,33 @@ async def test_prompts_are_served(server):
         )
     text = rendered.messages[0].content.text
     assert "a.exr" in text and "b.exr" in text and "{" not in text
+
+
+async def test_jobs_survive_a_server_restart(server_config, workspace):
+    from hdr_mcp.server import build_server
+
+    server_config.worker = "none"
+    async with Client(build_server(server_config)) as client:
+        submitted = await client.call_tool("evaluate", {"prediction": "pred.exr", "wait_seconds": 0})
+    job_id = submitted.structured_content["job_id"]
+
+    server_config.worker = "thread"  # a new server process on the same home runs the queued job
+    async with Client(build_server(server_config)) as client:
+        listed = await client.call_tool("list_jobs", {})
+        assert job_id in [j["job_id"] for j in listed.structured_content["jobs"]]
+        # asking for a queued job starts a worker for it
+        done = await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 100})
+    assert done.structured_content["status"] == "succeeded"
+    assert done.structured_content["result"]["metrics"]["peak"] > 100
+
+
+async def test_identical_images_give_infinite_psnr_as_strict_json(server, workspace):
+    async with Client(server) as client:
+        result = await client.call_tool(
+            "evaluate", {"prediction": "ref.exr", "reference": "ref.exr", "wait_seconds": 100}
+        )
+    assert not result.is_error
+    out = result.structured_content["result"]
+    assert out["metrics"]["pu21_psnr"] is None
+    assert out["non_finite"]["metrics.pu21_psnr"] == "+inf"
+    assert out["metrics"]["delta_e_itp"] == 0.0 and out["metrics"]["pu21_ssim"] == pytest.approx(1.0)

@@ -135,15 +135,20 @@ class HdrServer:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def submit(self, kind: str, params: dict[str, Any]) -> Job:
-        job = self.store.submit(kind, params)
-        self.ensure_worker()
+    async def submit(self, kind: str, params: dict[str, Any]) -> Job:
+        job = await anyio.to_thread.run_sync(lambda: self.store.submit(kind, params))
+        await anyio.to_thread.run_sync(self.ensure_worker)
         return job
 
     async def wait(self, job_id: str, wait_seconds: float, ctx: Context | None) -> Job:
-        """Poll the store until the job finishes or ``wait_seconds`` pass, relaying progress."""
+        """Poll the store until the job finishes or ``wait_seconds`` pass, relaying progress.
+
+        A queued job gets a worker: jobs queued by an earlier session (or with ``--no-worker``
+        lifted) start as soon as someone asks for them.
+        """
         deadline = time.monotonic() + min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
         last_reported = -1.0
+        ensured = False
         while True:
             job = await anyio.to_thread.run_sync(self.store.get, job_id)
             progress = float(job.progress or 0.0)
@@ -153,8 +158,10 @@ class HdrServer:
                 last_reported = progress
             if job.finished or time.monotonic() >= deadline:
                 return job
-            if self.config.worker == "thread":
-                self.ensure_worker()  # the burst worker exits when the queue runs dry
+            # a thread-mode worker runs in burst mode and exits when the queue runs dry
+            if _status(job) == "queued" and (not ensured or self.config.worker == "thread"):
+                await anyio.to_thread.run_sync(self.ensure_worker)
+                ensured = True
             await anyio.sleep(0.2)
 
     # -- results -----------------------------------------------------------------------------
@@ -292,7 +299,7 @@ def build_server(config: ServerConfig) -> MCPServer:
                 "nits_per_unit": nits_per_unit,
                 "output_dir": str(config.resolve_output("output_dir", output_dir, f"evaluate-{_stamp()}")),
             }
-            job = hdr.submit("evaluate", params)
+            job = await hdr.submit("evaluate", params)
         except HdrMcpError as e:
             raise _tool_error(e) from e
         return hdr.job_result(await hdr.wait(job.id, wait_seconds, ctx))
@@ -342,7 +349,7 @@ def build_server(config: ServerConfig) -> MCPServer:
                 "transfer": transfer,
                 "operator": operator,
             }
-            job = hdr.submit("sdr_to_hdr_video", params)
+            job = await hdr.submit("sdr_to_hdr_video", params)
         except HdrMcpError as e:
             raise _tool_error(e) from e
         return hdr.job_result(await hdr.wait(job.id, wait_seconds, ctx))
