@@ -8,6 +8,7 @@ pixels affected, never a silent clip.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +35,10 @@ def encode_file(src: Path, dst: Path, curve: str, **params: float) -> dict[str, 
     ACEScg primaries with the LogC4 curve. Alpha is carried through unchanged.
     """
     from hdr_mcp.color import encode
-    from hdr_mcp.io import read_image, write_exr, write_sdr
+    from hdr_mcp.io import write_exr, write_sdr
 
     kind = _output_kind("OUT", Path(dst))
-    image = read_image(src)
-    pixels = image.pixels
-    _require_finite("IN", src, pixels)
-    color = pixels[..., :3] if pixels.shape[-1] >= 3 else pixels
-    codes = encode(color.astype(np.float64), curve, **params).astype(np.float32)
-    if pixels.shape[-1] == 4:
-        codes = np.concatenate([codes, pixels[..., 3:]], axis=-1)
+    image, codes = _apply_to_color(src, lambda c: encode(c, curve, **params))
     metadata = {"hdr_mcp/encoding": curve, "hdr_mcp/encoding_params": repr(params), "hdr_mcp/source": str(src)}
     if kind == "exr":
         write_exr(dst, codes, colorspace=image.info.colorspace or "lin_rec709", dtype="float", metadata=metadata)
@@ -72,17 +67,11 @@ def encode_file(src: Path, dst: Path, curve: str, **params: float) -> dict[str, 
 def decode_file(src: Path, dst: Path, curve: str, *, dtype: str = "half", **params: float) -> dict[str, Any]:
     """Decode the code values in ``src`` with ``curve`` into a scene-linear EXR ``dst``."""
     from hdr_mcp.color import decode
-    from hdr_mcp.io import read_image, write_exr
+    from hdr_mcp.io import write_exr
 
     if _output_kind("OUT", Path(dst)) != "exr":
         raise InvalidArgument("OUT", str(dst), "scene-linear output must be an .exr file")
-    image = read_image(src)
-    pixels = image.pixels
-    _require_finite("IN", src, pixels)
-    color = pixels[..., :3] if pixels.shape[-1] >= 3 else pixels
-    linear = decode(color.astype(np.float64), curve, **params).astype(np.float32)
-    if pixels.shape[-1] == 4:
-        linear = np.concatenate([linear, pixels[..., 3:]], axis=-1)
+    image, linear = _apply_to_color(src, lambda c: decode(c, curve, **params))
     colorspace = image.info.colorspace if image.info.file_format == "exr" else None
     write_exr(
         dst,
@@ -101,7 +90,17 @@ def decode_file(src: Path, dst: Path, curve: str, *, dtype: str = "half", **para
     }
 
 
-def _require_finite(argument: str, path: Path, pixels: np.ndarray) -> None:
+def _apply_to_color(src: Path, curve: Callable[[np.ndarray], np.ndarray]) -> tuple[Any, np.ndarray]:
+    """Read ``src`` and apply ``curve`` (in float64) to its colour channels; alpha passes through."""
+    from hdr_mcp.io import read_image
+
+    image = read_image(src)
+    pixels = image.pixels
     bad = int(np.count_nonzero(~np.isfinite(pixels)))
     if bad:
-        raise InvalidArgument(argument, str(path), f"{bad} pixel values are NaN or infinite")
+        raise InvalidArgument("IN", str(src), f"{bad} pixel values are NaN or infinite")
+    color = pixels[..., :3] if pixels.shape[-1] >= 3 else pixels
+    out = curve(color.astype(np.float64)).astype(np.float32)
+    if pixels.shape[-1] == 4:
+        out = np.concatenate([out, pixels[..., 3:]], axis=-1)
+    return image, out
