@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy stays off the server's start-up path
+    import numpy as np
 
 MAX_PREVIEW_SIZE = 512
 
@@ -22,7 +24,7 @@ def preview_png(source: Path | np.ndarray, max_size: int = MAX_PREVIEW_SIZE) -> 
     """
     from PIL import Image
 
-    if isinstance(source, np.ndarray):
+    if not isinstance(source, (str, Path)):
         from hdr_mcp.color import preview
 
         image = Image.fromarray(preview(source, max_size=max_size))
