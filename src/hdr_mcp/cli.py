@@ -42,6 +42,13 @@ def _stderr():
     return Console(stderr=True)
 
 
+def _stdout():
+    """Where human-readable results go (``--json`` output bypasses rich)."""
+    from rich.console import Console
+
+    return Console()
+
+
 def _emit(data: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], None]) -> None:
     if as_json:
         sys.stdout.write(json.dumps(data, default=str, allow_nan=False) + "\n")
@@ -136,7 +143,7 @@ def serve(
 def worker_cmd(
     home: HomeOption = None,
     burst: Annotated[bool, typer.Option("--burst", help="Exit when the queue is empty.")] = False,
-    worker_id: Annotated[Optional[str], typer.Option(help="Name of this worker (default: host-pid).")] = None,
+    worker_id: Annotated[Optional[str], typer.Option(help="Name of this worker (default: a fresh w_... id).")] = None,
 ) -> None:
     """Run a job worker (one per GPU: set CUDA_VISIBLE_DEVICES per worker)."""
     with _user_errors():
@@ -161,13 +168,7 @@ def inspect(
         from hdr_mcp.metrics.summary import render_summary, summarize
 
         summary = summarize(path)
-        _emit(summary, as_json, lambda s: render_summary(s, _stderr_or_stdout()))
-
-
-def _stderr_or_stdout():
-    from rich.console import Console
-
-    return Console()
+        _emit(summary, as_json, lambda s: render_summary(s, _stdout()))
 
 
 def _parse_params(values: list[str] | None) -> dict[str, float]:
@@ -255,7 +256,7 @@ def _render_evaluation(result: dict[str, Any]) -> None:
         else:
             shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         table.add_row(name, shown)
-    console = _stderr_or_stdout()
+    console = _stdout()
     console.print(table)
     for key in ("report_json", "report_png"):
         if result.get(key):
@@ -298,7 +299,7 @@ def sdr_to_hdr(
                 operator=operator,
                 ctx=ctx,
             )
-        _emit(result, as_json, lambda r: _stderr_or_stdout().print_json(data=r))
+        _emit(result, as_json, lambda r: _stdout().print_json(data=r))
 
 
 # -- jobs --------------------------------------------------------------------------------------
@@ -332,7 +333,7 @@ def jobs_list(
             for j in d["jobs"]:
                 total = f"/{j['total']:g}" if j.get("total") else ""
                 table.add_row(j["id"], j["kind"], j["status"], f"{j['progress']:g}{total}", j.get("message") or "")
-            _stderr_or_stdout().print(table)
+            _stdout().print(table)
 
         _emit(data, as_json, render)
 
@@ -343,8 +344,8 @@ def jobs_show(job_id: str, home: HomeOption = None, as_json: JsonOption = False)
     with _user_errors():
         store = _store(home)
         data = store.get(job_id).model_dump(mode="json")
-        data["log"] = [getattr(e, "model_dump", lambda: e)() for e in store.logs(job_id)]
-        _emit(data, as_json, lambda d: _stderr_or_stdout().print_json(data=d, default=str))
+        data["log"] = [e.model_dump() for e in store.logs(job_id)]
+        _emit(data, as_json, lambda d: _stdout().print_json(data=d, default=str))
 
 
 @jobs_app.command("cancel")
@@ -374,7 +375,7 @@ def demo(
 
 
 def _render_demo(result: dict[str, Any]) -> None:
-    console = _stderr_or_stdout()
+    console = _stdout()
     evaluation = result["evaluation"]
     _render_evaluation(evaluation)
     truth = (evaluation.get("reference_metrics") or {}).get("peak")

@@ -36,6 +36,17 @@ class InvalidArgument(HdrMcpError, ValueError):
             shown = shown[:197] + "..."
         super().__init__(f"{argument}={shown}: {reason}")
 
+    @classmethod
+    def from_validation_error(cls, error: Any) -> InvalidArgument:
+        """The first error of a pydantic ``ValidationError``, naming its field (dotted for
+        nested ones; ``params`` when the whole object is wrong), its input and pydantic's reason.
+
+        Job handlers validate their ``params`` dict with a pydantic model and raise this.
+        """
+        first = error.errors()[0]
+        argument = ".".join(str(part) for part in first.get("loc", ())) or "params"
+        return cls(argument, first.get("input"), first.get("msg", "invalid"))
+
 
 class UnsupportedFile(InvalidArgument):
     """A file exists but cannot be read as the kind of image or video expected."""

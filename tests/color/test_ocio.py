@@ -75,6 +75,17 @@ def test_input_not_modified_and_float32_out(pixels):
     assert out.dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_accepts_torch_tensors_of_any_float_dtype(pixels, dtype):
+    # bfloat16 used to fail inside torch's .numpy() ("unsupported ScalarType BFloat16").
+    torch = pytest.importorskip("torch")
+    tensor = torch.from_numpy(pixels).to(getattr(torch, dtype))
+    out = ocio.ocio_convert(tensor, "acescg", "aces2065_1")
+    expected = ocio.ocio_convert(tensor.float().numpy(), "acescg", "aces2065_1")
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_default_optimisation_is_close_but_approximate(pixels):
     exact = ocio.ocio_convert(pixels, "lin_awg4", "logc4")
     fast = ocio.ocio_convert(pixels, "lin_awg4", "logc4", optimization="default")

@@ -150,6 +150,21 @@ def test_grey_alpha_and_palette_png(tmp_path: Path) -> None:
     assert read_image(tmp_path / "p.png").pixels.shape == (20, 30, 3)
 
 
+def test_image_rgb_expands_grey_and_drops_alpha(tmp_path: Path) -> None:
+    grey = np.arange(120, dtype=np.uint8).reshape(10, 12)
+    PILImage.fromarray(grey).save(tmp_path / "g.png")
+    rgb = read_image(tmp_path / "g.png").rgb()
+    assert rgb.shape == (10, 12, 3)
+    for channel in range(3):
+        np.testing.assert_allclose(rgb[..., channel], grey / 255, atol=1e-7)
+
+    rgba = np.dstack([_rgb8(), np.full((20, 30), 7, np.uint8)])
+    assert cv2.imwrite(str(tmp_path / "a.png"), rgba[..., [2, 1, 0, 3]])
+    image = read_image(tmp_path / "a.png")
+    np.testing.assert_array_equal(image.rgb(), image.pixels[..., :3])
+    np.testing.assert_allclose(image.rgb(), _rgb8() / 255, atol=1e-7)
+
+
 def test_float_tiff_is_linear(tmp_path: Path) -> None:
     rgb = np.random.default_rng(0).random((8, 10, 3), dtype=np.float32) * 50
     assert cv2.imwrite(str(tmp_path / "f.tif"), np.ascontiguousarray(rgb[:, :, ::-1]))

@@ -81,6 +81,11 @@ def test_video_needs_fps(fake_pycvvdp):
     with pytest.raises(InvalidArgument) as e:
         cvvdp(video, video)
     assert e.value.argument == "fps"
+    for bad in ("abc", 0, -24.0, float("nan"), object()):  # "abc" used to escape as ValueError
+        with pytest.raises(InvalidArgument) as e:
+            cvvdp(video, video, fps=bad)
+        assert e.value.argument == "fps"
+    assert fake_pycvvdp.calls == []
     cvvdp(video, video, fps=24)
     assert fake_pycvvdp.calls[-1]["dim_order"] == "FHWC"
     assert fake_pycvvdp.calls[-1]["fps"] == 24.0

@@ -160,9 +160,12 @@ BAD_CALLS = [
     ("inspect_hdr", {"path": "%2e%2e/%2e%2e/etc/passwd"}, "path"),
     ("inspect_hdr", {"path": "file:///etc/passwd"}, "path"),
     ("inspect_hdr", {"path": "https://example.com/x.exr"}, "path"),
+    ("inspect_hdr", {"path": "file://fileserver/etc/passwd"}, "path"),
+    ("inspect_hdr", {"path": "a" * 5000}, "path"),  # the OS refuses the name: still a tool error
     ("evaluate", {"prediction": "pred.exr", "reference": "../outside.exr"}, "reference"),
     ("evaluate", {"prediction": "pred.exr", "nits_per_unit": -1}, "nits_per_unit"),
     ("evaluate", {"prediction": "pred.exr", "output_dir": "/tmp/elsewhere"}, "output_dir"),
+    ("evaluate", {"prediction": "pred.exr", "output_dir": "b" * 5000}, "output_dir"),
     ("evaluate", {"prediction": "pred.exr", "reference": "plate.png", "wait_seconds": 100}, "reference"),
     ("sdr_to_hdr_video", {"input": "notes.txt", "wait_seconds": 100}, "input"),
     ("sdr_to_hdr_video", {"input": "plate.png", "method": "magic"}, "method"),
@@ -200,6 +203,17 @@ async def test_file_resource_refuses_traversal(server):
     async with Client(server) as client:
         with pytest.raises(Exception):
             await client.read_resource("hdr://files/../../etc/passwd")
+
+
+@pytest.mark.parametrize(
+    ("uri", "says"),
+    [("hdr://jobs/j_doesnotexist", "job_id='j_doesnotexist'"), ("hdr://files/nope.exr", "path='nope.exr'")],
+)
+async def test_resource_errors_keep_their_message(server, uri, says):
+    # a plain exception reaches the client as "Error creating resource from template ..."
+    async with Client(server) as client:
+        with pytest.raises(Exception, match=says):
+            await client.read_resource(uri)
 
 
 async def test_prompts_are_served(server):
@@ -242,3 +256,30 @@ async def test_identical_images_give_infinite_psnr_as_strict_json(server, worksp
     assert out["metrics"]["pu21_psnr"] is None
     assert out["non_finite"]["metrics.pu21_psnr"] == "+inf"
     assert out["metrics"]["delta_e_itp"] == 0.0 and out["metrics"]["pu21_ssim"] == pytest.approx(1.0)
+
+
+
+async def test_tool_choices_match_the_library(server):
+    """The server spells its choices out (numpy stays off its start-up path): keep them in step."""
+    import typing
+
+    from hdr_mcp.color import colorspaces
+    from hdr_mcp.color.inverse_tonemap import OPERATORS
+    from hdr_mcp.io import COMPRESSIONS
+    from hdr_mcp.jobs.store import JobStatus
+    from hdr_mcp.pipelines.sdr_to_hdr import METHODS, TRANSFERS
+    from hdr_mcp.server.schemas import JobStatusName
+
+    assert set(typing.get_args(JobStatusName)) == {s.value for s in JobStatus}
+    async with Client(server) as client:
+        tools = {t.name: t.input_schema["properties"] for t in (await client.list_tools()).tools}
+
+    def choices(prop: dict) -> set[str]:
+        return set(prop["enum"]) if "enum" in prop else {prop["const"]}  # one choice: a const
+
+    sdr = tools["sdr_to_hdr_video"]
+    assert choices(sdr["colorspace"]) == set(colorspaces())
+    assert choices(sdr["compression"]) == set(COMPRESSIONS)
+    assert choices(sdr["operator"]) == set(OPERATORS)
+    assert choices(sdr["transfer"]) == set(TRANSFERS)
+    assert choices(sdr["method"]) == set(METHODS)

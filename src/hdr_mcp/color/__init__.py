@@ -13,7 +13,9 @@ tensor is passed, so ``import hdr_mcp.color`` stays light: no torch, OpenColorIO
 dtype rules: numpy float32 in -> float32 out, float64 -> float64 (float16 is computed in float32
 and returned as float16), python scalars/lists -> float64; torch tensors keep dtype and device.
 Nothing is clamped unless a docstring says so: only ``log_gamma`` encoding (its definition),
-PQ decoding of codes below PQ(0) (ST 2084's ``max(V - c1, 0)``) and the 8-bit display functions.
+PQ decoding of codes below PQ(0) (ST 2084's ``max(V - c1, 0)``), PU21 (its fitted luminance
+range, :mod:`hdr_mcp.color.pu21`), the power-law inverse tone map (non-positive luminance -> 0,
+:mod:`hdr_mcp.color.inverse_tonemap`) and the 8-bit display functions.
 """
 
 from __future__ import annotations

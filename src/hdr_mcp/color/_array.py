@@ -12,6 +12,7 @@ Rules every public colour function follows (see the package docstring):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,30 @@ def float_array(x: Any, argument: str = "x") -> np.ndarray:
     if arr.dtype.kind in "biu":
         return arr.astype(np.float64)
     raise InvalidArgument(argument, x, f"expected a real numeric array, got dtype {arr.dtype}")
+
+
+def positive_number(value: Any, argument: str) -> float:
+    """``value`` as a float after checking it is a finite number > 0 (strings and bools refused)."""
+    if isinstance(value, (str, bytes, bool)):
+        raise InvalidArgument(argument, value, "expected a number > 0")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgument(argument, value, "expected a number > 0") from e
+    if not (math.isfinite(number) and number > 0.0):
+        raise InvalidArgument(argument, value, "expected a finite number > 0")
+    return number
+
+
+def check_channels(x: Any, argument: str, channels: int, *, exact: bool) -> None:
+    """Refuse ``x`` unless its last axis holds ``channels`` (``exact``) or at least that many."""
+    shape = tuple(x.shape)
+    ok = len(shape) >= 1 and (shape[-1] == channels if exact else shape[-1] >= channels)
+    if not ok:
+        want = f"{channels} channels" if exact else f"at least {channels} channels"
+        raise InvalidArgument(
+            argument, f"array of shape {shape}", f"expected {want} in the last axis"
+        )
 
 
 def _work_dtype(dtype: np.dtype) -> np.dtype:
@@ -99,6 +124,17 @@ def negate_where_negative(x: np.ndarray, o: np.ndarray, mask: np.ndarray) -> Non
     np.less(x, 0, out=mask)
     if mask.any():
         np.negative(o, out=o, where=mask)
+
+
+def tensor_to_numpy(x: Any) -> Any:
+    """A torch tensor as a detached float32 CPU numpy array; anything else is returned as is.
+
+    float32 because numpy has no bfloat16 (``.numpy()`` refuses it); the callers (previews,
+    OpenColorIO's CPU path) work in float32 anyway.
+    """
+    if is_torch_tensor(x):
+        return x.detach().cpu().float().numpy()
+    return x
 
 
 def torch_module():

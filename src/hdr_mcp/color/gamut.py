@@ -35,7 +35,7 @@ from typing import Literal
 
 import numpy as np
 
-from hdr_mcp.color._array import float_array, is_torch_tensor
+from hdr_mcp.color._array import check_channels, float_array, is_torch_tensor
 from hdr_mcp.errors import InvalidArgument
 
 __all__ = [
@@ -289,16 +289,6 @@ def rgb_to_rgb_matrix(src: str, dst: str) -> np.ndarray:
     return target.xyz_to_rgb @ matrix
 
 
-def _check_channels(x, argument: str, minimum: int, exact: bool) -> None:
-    shape = tuple(x.shape)
-    ok = len(shape) >= 1 and (shape[-1] == minimum if exact else shape[-1] >= minimum)
-    if not ok:
-        want = f"{minimum} channels" if exact else f"at least {minimum} channels"
-        raise InvalidArgument(
-            argument, f"array of shape {shape}", f"expected {want} in the last axis"
-        )
-
-
 def _apply_matrix(x, matrix: np.ndarray):
     """``x[..., :3] @ matrix.T`` for numpy or torch, keeping dtype (and device)."""
     if is_torch_tensor(x):
@@ -320,7 +310,7 @@ def convert_colorspace(x, src: str, dst: str):
     """
     matrix = rgb_to_rgb_matrix(src, dst)
     arr = x if is_torch_tensor(x) else float_array(x)
-    _check_channels(arr, "x", 3, exact=True)
+    check_channels(arr, "x", 3, exact=True)
     return _apply_matrix(arr, matrix)
 
 
@@ -333,5 +323,5 @@ def luminance(x, colorspace: str = "lin_rec709"):
     """
     weights = _find_colorspace(colorspace, "colorspace").rgb_to_xyz[1]
     arr = x if is_torch_tensor(x) else float_array(x)
-    _check_channels(arr, "x", 3, exact=False)
+    check_channels(arr, "x", 3, exact=False)
     return _apply_matrix(arr[..., :3], weights[None, :])[..., 0]

@@ -80,6 +80,7 @@ from typing import Any
 
 import numpy as np
 
+from hdr_mcp.color._array import check_channels, float_array
 from hdr_mcp.color.gamut import colorspace as get_colorspace
 from hdr_mcp.color.gamut import luminance, rgb_to_rgb_matrix
 from hdr_mcp.errors import InvalidArgument
@@ -167,15 +168,10 @@ class BT2446MethodC:
 CONSTANTS_BT2446_C = BT2446MethodC()
 
 
-def _float_array(x: Any) -> np.ndarray:
+def _float_array(x: Any, argument: str) -> np.ndarray:
     """``x`` as a float32 array if it is float32, else float64 (no copy when already so)."""
-    array = np.asarray(x)
-    return array if array.dtype == np.float32 else np.asarray(array, dtype=np.float64)
-
-
-def _check_rgb(rgb: np.ndarray, argument: str) -> None:
-    if rgb.ndim == 0 or rgb.shape[-1] != 3:
-        raise InvalidArgument(argument, f"array of shape {rgb.shape}", "expected shape (..., 3)")
+    array = float_array(x, argument)
+    return array if array.dtype == np.float32 else array.astype(np.float64, copy=False)
 
 
 def tone_mapping_BT2446_C(Y_hdr: Any, constants: BT2446MethodC = CONSTANTS_BT2446_C) -> np.ndarray:
@@ -185,7 +181,7 @@ def tone_mapping_BT2446_C(Y_hdr: Any, constants: BT2446MethodC = CONSTANTS_BT244
     knee. Domain: all reals (below the knee the linear segment extends to negative values).
     The Report's clip of the result to the SDR range is not applied (it is not invertible).
     """
-    y = _float_array(Y_hdr)
+    y = _float_array(Y_hdr, "Y_hdr")
     c = constants
     knee = c.y_hdr_ip
     # Evaluate the log branch only where it is used: below k3 * knee its argument is <= 0.
@@ -205,7 +201,7 @@ def tone_mapping_inverse_BT2446_C(
     to rounding. Overflows to inf above about 1450 cd/m^2 SDR (float32), far beyond any SDR
     signal.
     """
-    y = _float_array(Y_sdr)
+    y = _float_array(Y_sdr, "Y_sdr")
     c = constants
     knee = c.y_sdr_ip
     with np.errstate(over="ignore", invalid="ignore"):
@@ -284,8 +280,8 @@ def sdr_to_hdr_BT2446_C(
     (see the module docstring); below the knee the factor is exactly ``1 / k1``, so black,
     zero and negative luminance are handled without division.
     """
-    rgb = _float_array(rgb_sdr)
-    _check_rgb(rgb, "rgb_sdr")
+    rgb = _float_array(rgb_sdr, "rgb_sdr")
+    check_channels(rgb, "rgb_sdr", 3, exact=True)
     return (
         rgb
         * _gain_sdr_to_hdr(_crosstalk_luminance(rgb, constants, colorspace), constants)[..., None]
@@ -303,8 +299,8 @@ def hdr_to_sdr_BT2446_C(
     The forward direction of :func:`sdr_to_hdr_BT2446_C`, without the Report's final clip to
     the SDR range, so the pair round-trips exactly.
     """
-    rgb = _float_array(rgb_hdr)
-    _check_rgb(rgb, "rgb_hdr")
+    rgb = _float_array(rgb_hdr, "rgb_hdr")
+    check_channels(rgb, "rgb_hdr", 3, exact=True)
     return (
         rgb
         * _gain_hdr_to_sdr(_crosstalk_luminance(rgb, constants, colorspace), constants)[..., None]
@@ -331,8 +327,8 @@ def sdr_to_hdr_power(
     (SDR white = 1.0); RGB is scaled by ``Y_HDR / Y = peak_nits * Y ** (gamma - 1)``.
     ``gamma >= 1``. Pixels with luminance <= 0 become 0 (for gamma > 1).
     """
-    rgb = _float_array(rgb_sdr)
-    _check_rgb(rgb, "rgb_sdr")
+    rgb = _float_array(rgb_sdr, "rgb_sdr")
+    check_channels(rgb, "rgb_sdr", 3, exact=True)
     y = np.maximum(luminance(rgb, colorspace), 0.0)
     factor = peak_nits * np.power(y, gamma - 1.0)
     return (rgb * factor[..., None]).astype(rgb.dtype, copy=False)
@@ -345,8 +341,8 @@ def hdr_to_sdr_power(
 
     ``Y_SDR = (Y_HDR / peak_nits) ** (1 / gamma)``; pixels with luminance <= 0 become 0.
     """
-    rgb = _float_array(rgb_hdr)
-    _check_rgb(rgb, "rgb_hdr")
+    rgb = _float_array(rgb_hdr, "rgb_hdr")
+    check_channels(rgb, "rgb_hdr", 3, exact=True)
     y = luminance(rgb, colorspace)
     positive = y > 0
     safe = np.where(positive, y, 1.0)
@@ -477,8 +473,8 @@ def inverse_tonemap(
         constants, units, sdr_white = _bt2446c_setup(params, peak_nits, reference_white_nits)
         # sdr_to_hdr_BT2446_C(rgb * sdr_white) / units, with the two scalings folded into the
         # per-pixel gain (one pass over the RGB instead of three).
-        rgb = _float_array(rgb)
-        _check_rgb(rgb, "rgb_sdr")
+        rgb = _float_array(rgb, "rgb_sdr")
+        check_channels(rgb, "rgb_sdr", 3, exact=True)
         y_sdr = _crosstalk_luminance(rgb, constants, colorspace) * rgb.dtype.type(sdr_white)
         gain = _gain_sdr_to_hdr(y_sdr, constants) * rgb.dtype.type(sdr_white / units)
         return rgb * gain[..., None]
@@ -504,8 +500,8 @@ def tonemap(
     _check_levels(peak_nits, reference_white_nits)
     if operator == "bt2446c":
         constants, units, sdr_white = _bt2446c_setup(params, peak_nits, reference_white_nits)
-        rgb = _float_array(rgb_nits)
-        _check_rgb(rgb, "rgb_hdr")
+        rgb = _float_array(rgb_nits, "rgb_hdr")
+        check_channels(rgb, "rgb_hdr", 3, exact=True)
         y_hdr = _crosstalk_luminance(rgb, constants, colorspace) * rgb.dtype.type(units)
         gain = _gain_hdr_to_sdr(y_hdr, constants) * rgb.dtype.type(units / sdr_white)
         return rgb * gain[..., None]

@@ -25,7 +25,7 @@ from typing import Literal
 
 import numpy as np
 
-from hdr_mcp.color._array import float_array, is_torch_tensor
+from hdr_mcp.color._array import check_channels, float_array, tensor_to_numpy
 from hdr_mcp.color.gamut import COLORSPACES
 from hdr_mcp.errors import InvalidArgument
 
@@ -140,13 +140,8 @@ def ocio_convert(
     key = _config_key(config)
     source = ocio_colorspace_name(src, key)
     target = ocio_colorspace_name(dst, key)
-    if is_torch_tensor(x):
-        x = x.detach().cpu().numpy()
-    arr = float_array(x)
-    if arr.ndim < 1 or arr.shape[-1] != 3:
-        raise InvalidArgument(
-            "x", f"array of shape {arr.shape}", "expected 3 channels in the last axis"
-        )
+    arr = float_array(tensor_to_numpy(x))
+    check_channels(arr, "x", 3, exact=True)
     pixels = np.array(arr, dtype=np.float32, order="C", copy=True)
     if pixels.size:
         _processor(key, source, target, optimization).applyRGB(pixels.reshape(-1, 3))

@@ -28,6 +28,7 @@ from typing import Literal
 
 import numpy as np
 
+from hdr_mcp.color._array import float_array
 from hdr_mcp.errors import InvalidArgument
 
 __all__ = [
@@ -97,17 +98,11 @@ def _parameters(variant: str) -> tuple[float, ...]:
         ) from None
 
 
-def _as_float_array(x: object, argument: str) -> tuple[np.ndarray, np.dtype]:
+def _as_float64(x: object, argument: str) -> tuple[np.ndarray, np.dtype]:
     """Return ``x`` as float64 for computing, plus the dtype the result must be given back in."""
-    arr = np.asarray(x)
-    if arr.dtype == np.float32 or arr.dtype == np.float16:
-        out_dtype = np.dtype(arr.dtype)
-    elif arr.dtype.kind in "fiub":
-        out_dtype = np.dtype(np.float64)
-    else:
-        raise InvalidArgument(argument, arr.dtype, "expected a real-valued numeric array")
+    arr = float_array(x, argument)
     # float64 internally: PU differences of ~1e-3 matter for PSNR above 60 dB.
-    return arr.astype(np.float64, copy=False), out_dtype
+    return arr.astype(np.float64, copy=False), arr.dtype
 
 
 def pu21_encode(y_nits: object, variant: PU21Variant = "banding_glare") -> np.ndarray:
@@ -131,7 +126,7 @@ def pu21_encode(y_nits: object, variant: PU21Variant = "banding_glare") -> np.nd
         ``banding_glare`` (PU(100) = 256.384, PU(1000) = 420.097). NaN stays NaN.
     """
     p1, p2, p3, p4, p5, p6, p7 = _parameters(variant)
-    y, out_dtype = _as_float_array(y_nits, "y_nits")
+    y, out_dtype = _as_float64(y_nits, "y_nits")
     y_p = np.clip(y, PU21_L_MIN, PU21_L_MAX) ** p4
     v = p7 * (((p1 + p2 * y_p) / (1.0 + p3 * y_p)) ** p5 - p6)
     return v.astype(out_dtype, copy=False)
@@ -145,7 +140,7 @@ def pu21_decode(v: object, variant: PU21Variant = "banding_glare") -> np.ndarray
     clamping of :func:`pu21_encode` cannot be undone). Same dtype rules as :func:`pu21_encode`.
     """
     p1, p2, p3, p4, p5, p6, p7 = _parameters(variant)
-    arr, out_dtype = _as_float_array(v, "v")
+    arr, out_dtype = _as_float64(v, "v")
     v_lo = float(pu21_encode(np.float64(PU21_L_MIN), variant))
     v_hi = float(pu21_encode(np.float64(PU21_L_MAX), variant))
     w = (np.clip(arr, v_lo, v_hi) / p7 + p6) ** (1.0 / p5)

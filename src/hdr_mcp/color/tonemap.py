@@ -28,7 +28,7 @@ from typing import Literal
 
 import numpy as np
 
-from hdr_mcp.color._array import float_array, is_torch_tensor
+from hdr_mcp.color._array import float_array, is_torch_tensor, tensor_to_numpy
 from hdr_mcp.color.transfer_functions.srgb import eotf_inverse_sRGB
 from hdr_mcp.errors import InvalidArgument
 
@@ -98,9 +98,8 @@ def srgb_display_8bit(x_display_linear) -> np.ndarray:
 
     Values are clipped to [0, 1] (a display cannot show more) and NaN becomes 0. Shape is kept.
     """
-    if is_torch_tensor(x_display_linear):
-        x_display_linear = x_display_linear.detach().cpu().float().numpy()
-    x = np.nan_to_num(float_array(x_display_linear), nan=0.0, posinf=1.0, neginf=0.0)
+    x = float_array(tensor_to_numpy(x_display_linear))
+    x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0)
     x = np.clip(x, 0.0, 1.0).astype(np.float32, copy=False)
     code = eotf_inverse_sRGB(x)
     return np.floor(np.asarray(code) * 255.0 + 0.5).astype(np.uint8)
@@ -113,9 +112,7 @@ def srgb_display_8bit(x_display_linear) -> np.ndarray:
 
 def _as_rgb_image(x) -> np.ndarray:
     """(H, W, 3) float32 copy with NaN/Inf -> 0; grey expanded, alpha dropped."""
-    if is_torch_tensor(x):
-        x = x.detach().cpu().float().numpy()
-    arr = float_array(x)
+    arr = float_array(tensor_to_numpy(x))
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
@@ -183,9 +180,12 @@ def _tonemap(img: np.ndarray, operator: str) -> np.ndarray:
         # White = brightest channel value in view, so the image's peak just reaches 1.0.
         peak = float(img.max()) if img.size else 0.0
         return reinhard_extended(img, peak) if peak > 0 else img
-    if operator == "clip":
-        return img
-    raise InvalidArgument("operator", operator, f"valid: {', '.join(OPERATORS)}")
+    return img  # "clip": the display encoding clips
+
+
+def _check_operator(operator: str) -> None:
+    if operator not in OPERATORS:
+        raise InvalidArgument("operator", operator, f"valid: {', '.join(OPERATORS)}")
 
 
 def _display(img: np.ndarray, ev: float, operator: str) -> np.ndarray:
@@ -214,8 +214,7 @@ def preview(
     -------
     ``uint8`` array (h, w, 3) with ``max(h, w) <= max_size``.
     """
-    if operator not in OPERATORS:
-        raise InvalidArgument("operator", operator, f"valid: {', '.join(OPERATORS)}")
+    _check_operator(operator)
     ev = _finite_number(ev, "ev")
     small = downscale_area(_as_rgb_image(x), max_size)
     return _display(small, ev, operator)
@@ -240,8 +239,7 @@ def exposure_strip(
     -------
     ``uint8`` array ``(h, w * len(evs) + STRIP_GAP_PX * (len(evs) - 1), 3)``.
     """
-    if operator not in OPERATORS:
-        raise InvalidArgument("operator", operator, f"valid: {', '.join(OPERATORS)}")
+    _check_operator(operator)
     try:
         stops = [] if isinstance(evs, (str, bytes)) else [_finite_number(ev, "evs") for ev in evs]
     except TypeError as e:

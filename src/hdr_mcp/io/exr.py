@@ -55,6 +55,7 @@ from hdr_mcp.io.image import (
     DEFAULT_MAX_PIXELS,
     Image,
     ImageInfo,
+    check_image_shape,
     check_max_pixels,
     check_readable_file,
     refuse_oversized,
@@ -486,6 +487,15 @@ def use_all_cores() -> int:
     return OpenEXR.global_thread_count()
 
 
+def _open_header(path: str | os.PathLike[str]) -> tuple[Path, _Header]:
+    """Check that ``path`` is a readable file with the OpenEXR magic number; parse its header."""
+    file = check_readable_file(path)
+    with open(file, "rb") as handle:
+        if handle.read(4) != _EXR_MAGIC:
+            raise UnsupportedFile("path", str(path), "is not an OpenEXR file (bad magic number)")
+    return file, _read_header(file)
+
+
 def read_exr_info(path: str | os.PathLike[str]) -> ImageInfo:
     """Return the :class:`ImageInfo` of an OpenEXR file from its header alone.
 
@@ -493,11 +503,7 @@ def read_exr_info(path: str | os.PathLike[str]) -> ImageInfo:
     :class:`UnsupportedFile` (empty, not OpenEXR, corrupt header, deep data, no readable
     channels).
     """
-    file = check_readable_file(path)
-    with open(file, "rb") as handle:
-        if handle.read(4) != _EXR_MAGIC:
-            raise UnsupportedFile("path", str(path), "is not an OpenEXR file (bad magic number)")
-    return _read_header(file).info
+    return _open_header(path)[1].info
 
 
 def read_exr(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
@@ -507,12 +513,8 @@ def read_exr(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXE
     every part); larger files are refused from the header, before pixels are allocated.
     """
     max_pixels = check_max_pixels(max_pixels)
-    file = check_readable_file(path)
+    file, header = _open_header(path)
     use_all_cores()
-    with open(file, "rb") as handle:
-        if handle.read(4) != _EXR_MAGIC:
-            raise UnsupportedFile("path", str(path), "is not an OpenEXR file (bad magic number)")
-    header = _read_header(file)
     total = sum(width * height for width, height in header.part_sizes)
     width, height = header.info.width, header.info.height
     if len(header.part_sizes) > 1 and total > max_pixels:
@@ -667,16 +669,7 @@ def _prepare_pixels(pixels: Any, options: _WriteOptions) -> dict[str, np.ndarray
             f"array of dtype {array.dtype}",
             "expected floating-point scene-linear values (float16, float32 or float64)",
         )
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise InvalidArgument(
-            "pixels",
-            f"array of shape {array.shape}",
-            "expected (H, W) or (H, W, 1) luminance, (H, W, 3) RGB or (H, W, 4) RGBA",
-        )
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise InvalidArgument("pixels", f"array of shape {array.shape}", "image is empty")
+    array = check_image_shape(array, "pixels")
 
     target = np.dtype(np.float16 if options.dtype == "half" else np.float32)
     if array.dtype == target:

@@ -108,6 +108,12 @@ _EXTENSIONS: dict[str, FileFormat] = {
     ".tiff": "tiff",
 }
 _SCENE_LINEAR_FORMATS = frozenset({"exr", "hdr"})
+# Channel names of the pixel arrays decoded by OpenCV, by channel count.
+_CHANNEL_NAMES: dict[int, tuple[str, ...]] = {
+    1: ("Y",),
+    3: ("R", "G", "B"),
+    4: ("R", "G", "B", "A"),
+}
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,13 @@ class Image:
     pixels: np.ndarray
     info: ImageInfo
 
+    def rgb(self) -> np.ndarray:
+        """The colour channels as (H, W, 3): grey repeated into R, G, B, alpha dropped (a view
+        for RGB(A) files, a new array for grey ones)."""
+        if self.pixels.shape[-1] >= 3:
+            return self.pixels[..., :3]
+        return np.repeat(self.pixels[..., :1], 3, axis=-1)
+
 
 # --------------------------------------------------------------------------------------------
 # Path checks and sniffing
@@ -257,6 +270,11 @@ def sniff_format(path: str | os.PathLike[str]) -> FileFormat:
     InvalidArgument
         ``path`` is missing, a directory or unreadable.
     """
+    return _sniff(path)[1]
+
+
+def _sniff(path: str | os.PathLike[str]) -> tuple[Path, FileFormat]:
+    """:func:`sniff_format`, also returning the checked absolute path."""
     file = check_readable_file(path)
     with open(file, "rb") as handle:
         head = handle.read(64)
@@ -279,7 +297,7 @@ def sniff_format(path: str | os.PathLike[str]) -> FileFormat:
             f"is {_DESCRIPTIONS[kind]}, not {_FORMAT_NAMES[expected]}: the extension "
             f"{file.suffix!r} promises {promise} data; rename the file to match its content",
         )
-    return kind
+    return file, kind
 
 
 def check_max_pixels(max_pixels: int) -> int:
@@ -543,14 +561,13 @@ def _sdr_info(path: Path, kind: FileFormat) -> ImageInfo:
         raise UnsupportedFile("path", str(path), f"unexpected format {kind!r}")
     if kind != "hdr" and transfer == "srgb":
         notes.append("display-encoded file: sRGB transfer and Rec.709 primaries assumed")
-    names = {1: ("Y",), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}[channels]
     window = (0, 0, width - 1, height - 1)
     return ImageInfo(
         path=str(path),
         file_format=kind,
         width=width,
         height=height,
-        channels=names,
+        channels=_CHANNEL_NAMES[channels],
         dtype=dtype,
         bit_depth=bits,
         colorspace=colorspace,
@@ -584,8 +601,7 @@ def read_info(path: str | os.PathLike[str]) -> ImageInfo:
     UnsupportedFile
         Empty, corrupt, truncated header, or not a supported format.
     """
-    kind = sniff_format(path)
-    file = Path(path).expanduser().absolute()
+    file, kind = _sniff(path)
     if kind == "exr":
         # Imported here because exr.py imports this module for ImageInfo/Image.
         from hdr_mcp.io.exr import read_exr_info
@@ -620,8 +636,7 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         extension that contradicts the content (see the module docstring).
     """
     max_pixels = check_max_pixels(max_pixels)
-    kind = sniff_format(path)
-    file = Path(path).expanduser().absolute()
+    file, kind = _sniff(path)
     if kind == "exr":
         from hdr_mcp.io.exr import read_exr
 
@@ -670,7 +685,7 @@ def _decode_with_opencv(path: Path, info: ImageInfo) -> Image:
         raise UnsupportedFile(
             "path", str(path), f"pixel type {decoded.dtype} is not supported (8/16-bit or float)"
         )
-    names = {1: ("Y",), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}[channels]
+    names = _CHANNEL_NAMES[channels]
     return Image(pixels=pixels, info=replace(info, channels=names, dtype=dtype, bit_depth=bits))
 
 
@@ -681,15 +696,19 @@ def _decode_with_opencv(path: Path, info: ImageInfo) -> Image:
 _SDR_WRITE_FORMATS = {".png": ".png", ".tif": ".tiff", ".tiff": ".tiff"}
 
 
-def _check_sdr_array(image: Any, argument: str) -> np.ndarray:
-    array = np.asarray(image)
+def check_image_shape(array: np.ndarray, argument: str) -> np.ndarray:
+    """``array`` with (H, W, 1) squeezed to (H, W), after refusing other layouts and empty images.
+
+    The layouts the image writers accept: (H, W) or (H, W, 1) luminance, (H, W, 3) RGB, (H, W, 4)
+    RGBA.
+    """
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise InvalidArgument(
             argument,
             f"array of shape {array.shape}",
-            "expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)",
+            "expected (H, W) or (H, W, 1) luminance, (H, W, 3) RGB or (H, W, 4) RGBA",
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise InvalidArgument(argument, f"array of shape {array.shape}", "image is empty")
@@ -704,7 +723,7 @@ def _encode_and_write(path: str | os.PathLike[str], array: np.ndarray, extension
         array = array[:, :, order]
     array = np.ascontiguousarray(array)
     ok, encoded = cv2.imencode(extension, array)
-    if not ok:  # pragma: no cover - OpenCV accepts every array _check_sdr_array lets through
+    if not ok:  # pragma: no cover - OpenCV accepts every array check_image_shape lets through
         raise InvalidArgument("path", str(path), f"OpenCV could not encode {extension}")
     with atomic_path(path) as temporary:
         temporary.write_bytes(encoded.tobytes())
@@ -729,7 +748,7 @@ def write_png(path: str | os.PathLike[str], image: Any) -> Path:
     """
     if Path(path).suffix.lower() != ".png":
         raise InvalidArgument("path", str(path), "write_png writes PNG; the name must end in .png")
-    array = _check_sdr_array(image, "image")
+    array = check_image_shape(np.asarray(image), "image")
     if array.dtype not in (np.uint8, np.uint16):
         raise InvalidArgument(
             "image",
@@ -771,7 +790,7 @@ def write_sdr(
         raise InvalidArgument("bit_depth", bit_depth, "expected 8 or 16")
     if out_of_range not in ("error", "clip"):
         raise InvalidArgument("out_of_range", out_of_range, "expected 'error' or 'clip'")
-    array = _check_sdr_array(code_values, "code_values")
+    array = check_image_shape(np.asarray(code_values), "code_values")
     if array.dtype.kind != "f":
         raise InvalidArgument(
             "code_values",

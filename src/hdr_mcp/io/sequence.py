@@ -12,6 +12,9 @@
 
 Ordering is natural (``frame_2`` before ``frame_10``). The result is the frames' order, not
 their numbers: index 0 is the first file, whatever number its name carries.
+
+``check_frame_range`` validates the Python-slice ``start``/``stop`` indices that every reader of
+frame sequences and videos takes.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import glob
 import os
 import re
 from collections import Counter
+from numbers import Integral
 from pathlib import Path
+from typing import Any
 
 from hdr_mcp.errors import InvalidArgument
 
-__all__ = ["IMAGE_SUFFIXES", "list_frames", "natural_key"]
+__all__ = ["IMAGE_SUFFIXES", "check_frame_range", "list_frames", "natural_key"]
 
 #: Suffixes (lower case) of the image files a folder listing picks up.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".hdr"})
@@ -43,6 +48,18 @@ def natural_key(name: str) -> tuple[object, ...]:
     """
     parts = re.split(r"(\d+)", name)
     return tuple(int(part) if i % 2 else part.lower() for i, part in enumerate(parts))
+
+
+def _is_index(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, Integral)  # numpy integers too
+
+
+def check_frame_range(start: Any, stop: Any) -> None:
+    """Validate Python-slice frame indices: ``start >= 0``, ``stop`` None or above ``start``."""
+    if not _is_index(start) or start < 0:
+        raise InvalidArgument("start", start, "must be an integer >= 0")
+    if stop is not None and (not _is_index(stop) or stop <= start):
+        raise InvalidArgument("stop", stop, f"must be None or an integer > start={start}")
 
 
 def _sorted_files(paths: list[Path]) -> list[Path]:

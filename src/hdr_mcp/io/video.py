@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
+from hdr_mcp.io.sequence import check_frame_range
 
 __all__ = ["VIDEO_SUFFIXES", "VideoWriter", "iter_frames", "probe"]
 
@@ -160,13 +161,6 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
         container.close()
 
 
-def _check_range(start: Any, stop: Any) -> None:
-    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-        raise InvalidArgument("start", start, "must be an integer >= 0")
-    if stop is not None and (isinstance(stop, bool) or not isinstance(stop, int) or stop <= start):
-        raise InvalidArgument("stop", stop, f"must be None or an integer > start={start}")
-
-
 def _to_rgb(frame: Any, rgb_format: str, scale: float) -> np.ndarray:
     """Decoded frame -> float32 (H, W, 3) code values in [0, 1], with the tagged matrix/range."""
     from av.video.reformatter import ColorRange, Colorspace
@@ -203,7 +197,7 @@ def iter_frames(
     """
     import av
 
-    _check_range(start, stop)
+    check_frame_range(start, stop)
     container, stream = _open(path, "path")
     try:
         stream.thread_type = "AUTO"

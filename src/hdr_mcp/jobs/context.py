@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument
+from hdr_mcp.jobs.store import LOG_LEVELS
 
 if TYPE_CHECKING:
     from hdr_mcp.jobs.store import JobStore
@@ -28,8 +29,8 @@ __all__ = ["JobCancelled", "JobContext", "LocalContext", "StoreContext"]
 
 _log = logging.getLogger("hdr_mcp.jobs")
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR}
+#: The job log's levels (the store's) -> the ``logging`` levels they are echoed at.
+_LEVELS = {level: getattr(logging, level.upper()) for level in LOG_LEVELS}
 
 
 class JobCancelled(HdrMcpError):

@@ -96,14 +96,17 @@ def unregister(kind: str) -> None:
     _registered.pop(kind, None)
 
 
-def target_of(kind: str, environ: Mapping[str, str] | None = None) -> str:
-    """The ``"module:function"`` of ``kind``; :class:`InvalidArgument` listing kinds if unknown."""
+def target_of(
+    kind: str, environ: Mapping[str, str] | None = None, *, argument: str = "kind"
+) -> str:
+    """The ``"module:function"`` of ``kind``; :class:`InvalidArgument` (naming ``argument``)
+    listing the known kinds if it is unknown."""
     table = handlers(environ)
     try:
         return table[kind]
     except (KeyError, TypeError):
         raise InvalidArgument(
-            "kind", kind, f"unknown job kind; known kinds: {', '.join(sorted(table))}"
+            argument, kind, f"unknown job kind; known kinds: {', '.join(sorted(table))}"
         ) from None
 
 

@@ -420,12 +420,7 @@ class JobStore:
 
     def get(self, job_id: str) -> Job:
         """The job's current state; :class:`UnknownJob` if there is none with this id."""
-        row = self._conn().execute(
-            "SELECT * FROM jobs WHERE id = ?", (_check_job_id(job_id),)
-        ).fetchone()
-        if row is None:
-            raise UnknownJob(job_id)
-        return _job_from_row(row)
+        return self._get_in(self._conn(), job_id)
 
     def list(
         self,
@@ -607,10 +602,8 @@ class JobStore:
         """Put a running job back in the queue (a resumable job whose worker is stopping)."""
         now = time.time()
         with self._write() as conn:
-            job = self._get_in(conn, job_id)
-            if job.finished:
-                raise JobFinished(job.id, job.status)
-            if not self._owned(job, worker_id):
+            job = self._running_in(conn, job_id, worker_id)
+            if job is None:
                 return False
             self._requeue_in(conn, job, reason, now)
         return True
@@ -627,10 +620,8 @@ class JobStore:
     ) -> bool:
         now = time.time()
         with self._write() as conn:
-            job = self._get_in(conn, job_id)
-            if job.finished:
-                raise JobFinished(job.id, job.status)
-            if not self._owned(job, worker_id):
+            job = self._running_in(conn, job_id, worker_id)
+            if job is None:
                 return False
             conn.execute(
                 "UPDATE jobs SET status = ?, result = ?, error = ?, finished_at = ?, "
@@ -642,11 +633,17 @@ class JobStore:
             self._log_in(conn, job.id, line, "error" if error else "info", now)
         return True
 
-    @staticmethod
-    def _owned(job: Job, worker_id: str | None) -> bool:
+    def _running_in(
+        self, conn: sqlite3.Connection, job_id: str, worker_id: str | None
+    ) -> Job | None:
+        """The job if it is running (on ``worker_id``, when given), else ``None``;
+        :class:`JobFinished` once it reached a final status."""
+        job = self._get_in(conn, job_id)
+        if job.finished:
+            raise JobFinished(job.id, job.status)
         if job.status is not JobStatus.running:
-            return False
-        return worker_id is None or job.worker_id == worker_id
+            return None
+        return job if worker_id is None or job.worker_id == worker_id else None
 
     def _requeue_in(self, conn: sqlite3.Connection, job: Job, reason: str, now: float) -> None:
         conn.execute(

@@ -35,14 +35,13 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument
 from hdr_mcp.jobs.context import JobCancelled, StoreContext
-from hdr_mcp.jobs.handlers import handlers as handler_table
-from hdr_mcp.jobs.handlers import resolve
+from hdr_mcp.jobs.handlers import resolve, target_of
 from hdr_mcp.jobs.store import (
     DEFAULT_STALE_AFTER_S,
     Job,
@@ -117,13 +116,9 @@ class Worker:
         stop_poll_s: float = 0.2,
     ) -> None:
         if kinds is not None:
-            known = handler_table()
             kinds = tuple(kinds)
             for kind in kinds:
-                if kind not in known:
-                    raise InvalidArgument(
-                        "kinds", kind, f"unknown job kind; known kinds: {', '.join(sorted(known))}"
-                    )
+                target_of(kind, argument="kinds")
         for name, value in (("poll_s", poll_s), ("heartbeat_s", heartbeat_s),
                             ("stale_after_s", stale_after_s)):
             if not isinstance(value, (int, float)) or not value > 0:
@@ -258,7 +253,7 @@ class Worker:
         except _WorkerInterrupted:
             self._stopped(job, ctx, "interrupted by a second stop signal")
         except Exception as e:
-            self._record(job, "fail", describe_exception(e), tb=traceback.format_exc())
+            self._record(job, self.store.fail, describe_exception(e), tb=traceback.format_exc())
         else:
             if ctx.stop_observed:
                 self._stopped(job, ctx, "handler returned after should_stop()")
@@ -266,30 +261,33 @@ class Worker:
             try:
                 json.dumps(result, allow_nan=False, sort_keys=True)
             except (TypeError, ValueError) as e:
-                self._record(job, "fail", f"handler returned a result that is not JSON: {e}")
+                self._record(
+                    job, self.store.fail, f"handler returned a result that is not JSON: {e}"
+                )
                 return
-            self._record(job, "succeed", result)
+            self._record(job, self.store.succeed, result)
 
     def _stopped(self, job: Job, ctx: StoreContext, why: str) -> None:
         """The handler stopped early: cancelled by a client, or its worker is shutting down."""
         if self.store.cancel_requested(job.id) or not self._stop.is_set():
-            self._record(job, "mark_cancelled", None)
+            self._record(job, self.store.mark_cancelled)
             return
         reason = (f"worker stopped: worker {self.worker_id} (pid {os.getpid()}) was shut down "
                   f"before the job finished ({why})")
         if job.resumable and job.attempts < job.max_attempts:
-            self._record(job, "requeue", reason)
+            self._record(job, self.store.requeue, reason)
         else:
-            self._record(job, "fail", reason)
+            self._record(job, self.store.fail, reason)
 
-    def _record(self, job: Job, action: str, value: Any, tb: str | None = None) -> None:
+    def _record(
+        self, job: Job, write: Callable[..., bool], *value: Any, tb: str | None = None
+    ) -> None:
+        """Record the outcome with ``write(job.id, *value, worker_id=...)``, a store method
+        (succeed, fail, mark_cancelled, requeue) that refuses a job this worker lost."""
         try:
             if tb is not None:
                 self.store.append_log(job.id, tb.rstrip(), "error")
-            if action == "mark_cancelled":
-                applied = self.store.mark_cancelled(job.id, worker_id=self.worker_id)
-            else:
-                applied = getattr(self.store, action)(job.id, value, worker_id=self.worker_id)
+            applied = write(job.id, *value, worker_id=self.worker_id)
         except JobFinished as e:
             applied = False
             _log.warning("job %s: %s", job.id, e)
@@ -297,7 +295,7 @@ class Worker:
             # Reaped while we ran (our heartbeat looked stale) and handed to someone else:
             # their record wins.
             _log.warning("job %s: not recorded as %s, worker %s no longer owns it",
-                         job.id, action, self.worker_id)
+                         job.id, write.__name__, self.worker_id)
         else:
             status = self.store.get(job.id).status
             _log.info("job %s (%s): %s", job.id, job.kind, status.value)

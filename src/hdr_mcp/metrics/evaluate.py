@@ -34,16 +34,16 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hdr_mcp.color.pu21 import pu21_encode
 from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
+from hdr_mcp.io.sequence import check_frame_range, list_frames
 from hdr_mcp.metrics._checks import positive_scale
 from hdr_mcp.metrics.fidelity import (
     PU21_PEAK,
     delta_e_itp,
     psnr_from_mse,
-    pu21_luminance,
+    pu21_luminance_codes,
     pu21_mse,
-    pu21_ssim,
+    ssim,
 )
 from hdr_mcp.metrics.range import (
     DEFAULT_HIGH_PERCENTILE,
@@ -122,8 +122,6 @@ def _resolve(value: object, argument: str) -> _Source:
     path = Path(text).expanduser()
     if path.is_file():
         return _Source(argument, text, [path], sequence=False)
-    from hdr_mcp.io.sequence import list_frames
-
     try:
         frames = list(list_frames(text))
     except InvalidArgument as e:
@@ -156,16 +154,7 @@ def _read_frame(path: Path, argument: str) -> _Frame:
             f"is {image.info.file_format} with '{image.info.transfer}' transfer (display code"
             " values); evaluation needs scene-linear HDR (OpenEXR or Radiance .hdr)",
         )
-    pixels = np.asarray(image.pixels, np.float32)
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    channels = pixels.shape[-1]
-    if channels == 1:
-        pixels = np.repeat(pixels, 3, axis=-1)
-    elif channels >= 3:
-        pixels = pixels[..., :3]
-    else:
-        raise InvalidArgument(argument, str(path), f"has {channels} channels; expected 1, 3 or 4")
+    pixels = image.rgb()
     bad = pixels.size - int(np.count_nonzero(np.isfinite(pixels)))
     if bad:
         raise InvalidArgument(
@@ -226,12 +215,7 @@ def _check_stop(ctx: Any) -> None:
 
 
 def _frame_range(start: object, stop: object, total: int) -> tuple[int, int]:
-    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
-        raise InvalidArgument("start", start, "expected an integer >= 0")
-    if stop is not None and (
-        isinstance(stop, bool) or not isinstance(stop, (int, np.integer)) or stop <= start
-    ):
-        raise InvalidArgument("stop", stop, f"expected None or an integer > start={start}")
+    check_frame_range(start, stop)
     end = total if stop is None else min(int(stop), total)
     if start >= end:
         raise InvalidArgument("start", start, f"selects no frame: the input has {total} frame(s)")
@@ -429,17 +413,22 @@ def evaluate(
                 )
             mse = pu21_mse(x, r, nits_per_unit=scale)
             mses.append(mse)
+            # PU21 luminance codes once per frame, for both SSIM and the report's error map; in
+            # float64, as pu21_ssim(x, r) computes them.
+            codes_x = pu21_luminance_codes(
+                np.asarray(x, np.float64), nits_per_unit=scale, colorspace=colorspace
+            )
+            codes_r = pu21_luminance_codes(
+                np.asarray(r, np.float64), nits_per_unit=scale, colorspace=colorspace
+            )
             if min(x.shape[:2]) >= 11:
-                ssims.append(pu21_ssim(x, r, nits_per_unit=scale, colorspace=colorspace))
+                ssims.append(ssim(codes_x, codes_r, data_range=PU21_PEAK))
             delta_es.append(delta_e_itp(x, r, nits_per_unit=scale, colorspace=colorspace))
             ref_stats.add(image_luminance(r, colorspace))
             ref_clipped.append(clipped_fraction(r))
             if ref_temporal is not None:
                 ref_temporal.add(r, argument="reference")
-            error = np.abs(
-                pu21_encode(pu21_luminance(x, colorspace) * scale)
-                - pu21_encode(pu21_luminance(r, colorspace) * scale)
-            ).astype(np.float32)
+            error = np.abs(codes_x - codes_r).astype(np.float32)
             score = mse
         worst.offer(i, score, x, error)
         if ctx is not None:
@@ -551,9 +540,7 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
     try:
         p = EvaluateParams.model_validate(params)
     except ValidationError as e:
-        err = e.errors()[0]
-        argument = ".".join(str(part) for part in err.get("loc", ())) or "params"
-        raise InvalidArgument(argument, err.get("input"), err.get("msg", "invalid")) from e
+        raise InvalidArgument.from_validation_error(e) from e
     return evaluate(
         p.prediction,
         p.reference,

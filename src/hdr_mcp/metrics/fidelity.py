@@ -3,7 +3,8 @@
 All functions take scene-linear pixels (float arrays, ``(..., 3)`` RGB unless said otherwise) and
 a ``nits_per_unit`` scale: scene-linear 1.0 is shown at ``nits_per_unit`` cd/m^2. PU21 and ITP are
 defined on *absolute* luminance, so the figures depend on that scale and it must be reported
-beside them (FACTS section 2; X2HDR and the PU21 MATLAB example pick different scalings).
+beside them (X2HDR scales so the 99.5th percentile maps to a fixed luminance; the PU21 MATLAB
+example maps the maximum to a 4000 cd/m^2 peak).
 
 References
 ----------
@@ -32,6 +33,7 @@ __all__ = [
     "ictcp",
     "psnr_from_mse",
     "pu21_luminance",
+    "pu21_luminance_codes",
     "pu21_mse",
     "pu21_psnr",
     "pu21_ssim",
@@ -193,6 +195,17 @@ def pu21_luminance(x: np.ndarray, colorspace: str = "lin_rec709") -> np.ndarray:
     return np.asarray(luminance(x, colorspace), np.float64)
 
 
+def pu21_luminance_codes(
+    x: np.ndarray, *, nits_per_unit: float, colorspace: str = "lin_rec709"
+) -> np.ndarray:
+    """PU21 ``banding_glare`` codes of the luminance of scene-linear ``x``: what PU21-SSIM compares.
+
+    :func:`pu21_luminance` of ``x`` times ``nits_per_unit`` (-> cd/m^2), PU21-encoded. ``x`` must
+    already be validated (finite); float64 input gives exactly the values :func:`pu21_ssim` uses.
+    """
+    return pu21_encode(pu21_luminance(x, colorspace) * nits_per_unit)
+
+
 def pu21_ssim(
     pred: object, ref: object, *, nits_per_unit: float = 100.0, colorspace: str = "lin_rec709"
 ) -> float:
@@ -210,8 +223,8 @@ def pu21_ssim(
     if p.ndim not in (2, 3):
         raise InvalidArgument("pred", p.shape, "expected one image (H, W, 3) or (H, W)")
     return ssim(
-        pu21_encode(pu21_luminance(p, colorspace) * scale),
-        pu21_encode(pu21_luminance(r, colorspace) * scale),
+        pu21_luminance_codes(p, nits_per_unit=scale, colorspace=colorspace),
+        pu21_luminance_codes(r, nits_per_unit=scale, colorspace=colorspace),
         data_range=PU21_PEAK,
     )
 

@@ -120,9 +120,9 @@ def cvvdp(
     if p.ndim == 3:
         dim_order, frames_per_second = "HWC", 0.0
     elif p.ndim == 4:
-        if fps is None or not math.isfinite(float(fps)) or float(fps) <= 0.0:
+        if fps is None:
             raise InvalidArgument("fps", fps, "a positive frame rate is required for video input")
-        dim_order, frames_per_second = "FHWC", float(fps)
+        dim_order, frames_per_second = "FHWC", positive_scale(fps, "fps", maximum=math.inf)
     else:
         raise InvalidArgument("pred", p.shape, "expected (H, W, 3) or (F, H, W, 3)")
 

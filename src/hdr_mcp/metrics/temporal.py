@@ -90,7 +90,7 @@ class TemporalStats:
         self._mean_m2 += delta * (mean_y - self._mean_mean)
 
         if self.space == "pu21":
-            rgb = x if x.ndim == 2 else x[..., : min(x.shape[-1], 3)]
+            rgb = x if x.ndim == 2 else x[..., :3]
             current = pu21_encode(rgb * self.nits_per_unit)
         else:
             current = x

@@ -226,16 +226,15 @@ def _choice(argument: str, value: Any, choices: tuple[str, ...] | Any) -> str:
 
 
 def _frame_range(start: Any, stop: Any, count: int) -> tuple[int, int]:
-    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-        raise InvalidArgument("start", start, "must be an integer >= 0")
+    from hdr_mcp.io.sequence import check_frame_range
+
+    check_frame_range(start, stop)
     if start >= count:
         raise InvalidArgument(
             "start", start, f"the input has {count} frame(s) (indices 0..{count - 1})"
         )
     if stop is None:
         return start, count
-    if isinstance(stop, bool) or not isinstance(stop, int) or stop <= start:
-        raise InvalidArgument("stop", stop, f"must be None or an integer > start={start}")
     if stop > count:
         raise InvalidArgument(
             "stop", stop, f"the input has {count} frame(s); stop must be <= {count}"
@@ -652,9 +651,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     try:
         parsed = SdrToHdrParams.model_validate(params)
     except ValidationError as e:
-        error = e.errors()[0]
-        argument = ".".join(str(part) for part in error["loc"]) or "params"
-        raise InvalidArgument(argument, error.get("input"), error["msg"]) from e
+        raise InvalidArgument.from_validation_error(e) from e
     values = parsed.model_dump()
     values["output_dir"] = values["output_dir"] or ctx.workdir
     return convert(values.pop("input"), ctx=ctx, **values)

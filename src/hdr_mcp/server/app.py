@@ -12,17 +12,19 @@ This module imports no torch, diffusers or peft: GPU work happens in the worker 
 from __future__ import annotations
 
 import base64
+import functools
 import inspect
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.types import (
     CallToolResult,
     ImageContent,
@@ -34,11 +36,11 @@ from pydantic import Field
 
 from hdr_mcp import __version__
 from hdr_mcp.errors import HdrMcpError
-from hdr_mcp.jobs.store import Job, JobStore
+from hdr_mcp.jobs.store import Job, JobStatus, JobStore, UnknownJob
 from hdr_mcp.server.config import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, ServerConfig
 from hdr_mcp.server.previews import preview_png
 from hdr_mcp.server.prompts import register_prompts
-from hdr_mcp.server.schemas import InspectView, JobList, JobView
+from hdr_mcp.server.schemas import InspectView, JobList, JobStatusName, JobView
 
 log = logging.getLogger("hdr_mcp.server")
 
@@ -65,22 +67,17 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempot
 WRITES_NEW_FILES = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
 )
+STOPS_A_JOB = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
 
 
-def _iso(ts: Any) -> str | None:
-    if ts is None:
-        return None
-    if isinstance(ts, (int, float)):
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-    return str(ts)
-
-
-def _status(job: Job) -> str:
-    return getattr(job.status, "value", job.status)
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def job_view(job: Job) -> JobView:
-    status = _status(job)
+    status = job.status.value
     if status in ("queued", "running"):
         next_step = f"call get_job(job_id='{job.id}', wait_seconds=60) to wait for the result"
     elif status == "succeeded":
@@ -91,9 +88,9 @@ def job_view(job: Job) -> JobView:
         job_id=job.id,
         kind=job.kind,
         status=status,
-        progress=float(job.progress or 0.0),
+        progress=job.progress,
         total=job.total,
-        message=job.message or "",
+        message=job.message,
         result=job.result,
         error=job.error,
         created_at=_iso(job.created_at),
@@ -135,10 +132,24 @@ class HdrServer:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    async def submit(self, kind: str, params: dict[str, Any]) -> Job:
-        job = await anyio.to_thread.run_sync(lambda: self.store.submit(kind, params))
-        await anyio.to_thread.run_sync(self.ensure_worker)
-        return job
+    async def submit(self, kind: str, make_params: Callable[[], dict[str, Any]]) -> Job:
+        """Queue a job and see that a worker will run it, off the event loop.
+
+        ``make_params`` validates the arguments and resolves their paths (file-system work),
+        so it runs in the same worker thread as the store write.
+        """
+
+        def submit_now() -> Job:
+            job = self.store.submit(kind, make_params())
+            self.ensure_worker()
+            return job
+
+        return await anyio.to_thread.run_sync(submit_now)
+
+    async def result(self, job_id: str, wait_seconds: float, ctx: Context | None) -> CallToolResult:
+        """Wait (bounded) for the job, then build its tool result in a thread (it reads files)."""
+        job = await self.wait(job_id, wait_seconds, ctx)
+        return await anyio.to_thread.run_sync(self.job_result, job)
 
     async def wait(self, job_id: str, wait_seconds: float, ctx: Context | None) -> Job:
         """Poll the store until the job finishes or ``wait_seconds`` pass, relaying progress.
@@ -151,15 +162,14 @@ class HdrServer:
         ensured = False
         while True:
             job = await anyio.to_thread.run_sync(self.store.get, job_id)
-            progress = float(job.progress or 0.0)
-            if ctx is not None and progress > last_reported:
+            if ctx is not None and job.progress > last_reported:
                 # MCP progress must increase strictly; the store keeps it monotone per job.
-                await ctx.report_progress(progress, job.total, job.message or _status(job))
-                last_reported = progress
+                await ctx.report_progress(job.progress, job.total, job.message or job.status.value)
+                last_reported = job.progress
             if job.finished or time.monotonic() >= deadline:
                 return job
             # a thread-mode worker runs in burst mode and exits when the queue runs dry
-            if _status(job) == "queued" and (not ensured or self.config.worker == "thread"):
+            if job.status is JobStatus.queued and (not ensured or self.config.worker == "thread"):
                 await anyio.to_thread.run_sync(self.ensure_worker)
                 ensured = True
             await anyio.sleep(0.2)
@@ -244,10 +254,6 @@ def _result_files(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     return found
 
 
-def _tool_error(exc: Exception) -> ToolError:
-    return ToolError(str(exc))
-
-
 def build_server(config: ServerConfig) -> MCPServer:
     """Create the MCP server with all tools, resources and prompts."""
     hdr = HdrServer(config)
@@ -260,19 +266,23 @@ def build_server(config: ServerConfig) -> MCPServer:
     )
 
     def tool(title: str, annotations: ToolAnnotations):
-        """``mcp.tool`` with the docstring dedented into the tool description."""
+        """``mcp.tool`` with the docstring dedented into the tool description, and every
+        :class:`HdrMcpError` (a bad argument, an unknown job) turned into a tool error that
+        keeps its message (any other exception would reach the client as a bare
+        "Error executing tool")."""
 
         def register(fn):
-            return mcp.tool(title=title, annotations=annotations, description=inspect.cleandoc(fn.__doc__ or ""))(fn)
+            @functools.wraps(fn)
+            async def call(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await fn(*args, **kwargs)
+                except HdrMcpError as e:
+                    raise ToolError(str(e)) from e
+
+            description = inspect.cleandoc(fn.__doc__ or "")
+            return mcp.tool(title=title, annotations=annotations, description=description)(call)
 
         return register
-
-    def resolve_input(argument: str, value: str) -> Path:
-        """An input that is a file, a folder of frames, or a printf/glob frame pattern."""
-        if any(ch in Path(value).name for ch in "%*?["):
-            parent = config.resolve(argument, str(Path(value).parent) or ".", kind="dir")
-            return parent / Path(value).name
-        return config.resolve(argument, value)
 
     # -- tools -------------------------------------------------------------------------------
 
@@ -292,17 +302,16 @@ def build_server(config: ServerConfig) -> MCPServer:
         """Measure an HDR image or sequence: PU21-PSNR/SSIM, Delta E ITP, peak, dynamic range,
         clipped fraction (and flicker, frame-to-frame PSNR for sequences). Writes a JSON and a
         PNG report."""
-        try:
-            params = {
-                "prediction": str(resolve_input("prediction", prediction)),
-                "reference": str(resolve_input("reference", reference)) if reference else None,
+        job = await hdr.submit(
+            "evaluate",
+            lambda: {
+                "prediction": str(config.resolve_input("prediction", prediction)),
+                "reference": str(config.resolve_input("reference", reference)) if reference else None,
                 "nits_per_unit": nits_per_unit,
                 "output_dir": str(config.resolve_output("output_dir", output_dir, f"evaluate-{_stamp()}")),
-            }
-            job = await hdr.submit("evaluate", params)
-        except HdrMcpError as e:
-            raise _tool_error(e) from e
-        return hdr.job_result(await hdr.wait(job.id, wait_seconds, ctx))
+            },
+        )
+        return await hdr.result(job.id, wait_seconds, ctx)
 
     @tool("Convert SDR images or video to HDR EXR frames", WRITES_NEW_FILES)
     async def sdr_to_hdr_video(
@@ -332,11 +341,12 @@ def build_server(config: ServerConfig) -> MCPServer:
     ) -> Annotated[CallToolResult, JobView]:
         """Convert SDR footage to scene-linear half-float EXR frames plus a tone-mapped preview
         MP4/PNG. Parameters are fixed per shot (no per-frame pumping)."""
-        try:
-            if stop is not None and stop <= start:
-                raise ToolError(f"stop={stop!r}: must be greater than start={start}")
-            params = {
-                "input": str(resolve_input("input", input)),
+        if stop is not None and stop <= start:
+            raise ToolError(f"stop={stop!r}: must be greater than start={start}")
+        job = await hdr.submit(
+            "sdr_to_hdr_video",
+            lambda: {
+                "input": str(config.resolve_input("input", input)),
                 "method": method,
                 "output_dir": str(config.resolve_output("output_dir", output_dir, f"sdr_to_hdr-{_stamp()}")),
                 "start": start,
@@ -348,11 +358,9 @@ def build_server(config: ServerConfig) -> MCPServer:
                 "nits_per_unit": nits_per_unit,
                 "transfer": transfer,
                 "operator": operator,
-            }
-            job = await hdr.submit("sdr_to_hdr_video", params)
-        except HdrMcpError as e:
-            raise _tool_error(e) from e
-        return hdr.job_result(await hdr.wait(job.id, wait_seconds, ctx))
+            },
+        )
+        return await hdr.result(job.id, wait_seconds, ctx)
 
     @tool("Inspect an HDR image", READ_ONLY)
     async def inspect_hdr(
@@ -360,15 +368,14 @@ def build_server(config: ServerConfig) -> MCPServer:
     ) -> Annotated[CallToolResult, InspectView]:
         """Resolution, channels, colour space, compression, min/max/mean, peak luminance,
         dynamic range in stops, fraction above 1.0, NaN/Inf counts, metadata, and a preview."""
-        from hdr_mcp.metrics.summary import summarize
 
-        try:
-            resolved = config.resolve("path", path, kind="file")
-            summary, pixels = await anyio.to_thread.run_sync(lambda: summarize(resolved, keep_pixels=True))
-        except HdrMcpError as e:
-            raise _tool_error(e) from e
-        view = InspectView.model_validate(summary)
-        png = await anyio.to_thread.run_sync(lambda: preview_png(pixels))
+        def read() -> tuple[InspectView, bytes]:
+            from hdr_mcp.metrics.summary import summarize  # numpy & co: imported off the event loop
+
+            summary, pixels = summarize(config.resolve("path", path, kind="file"), keep_pixels=True)
+            return InspectView.model_validate(summary), preview_png(pixels)
+
+        view, png = await anyio.to_thread.run_sync(read)
         return CallToolResult(
             content=[
                 TextContent(type="text", text=json.dumps(view.stats, indent=1)),
@@ -387,18 +394,11 @@ def build_server(config: ServerConfig) -> MCPServer:
     ) -> Annotated[CallToolResult, JobView]:
         """State, progress and (when finished) the result of a job; waits up to wait_seconds
         while sending progress."""
-        try:
-            job = await hdr.wait(job_id, wait_seconds, ctx)
-        except HdrMcpError as e:
-            raise _tool_error(e) from e
-        return hdr.job_result(job)
+        return await hdr.result(job_id, wait_seconds, ctx)
 
     @tool("List jobs", READ_ONLY)
     async def list_jobs(
-        status: Annotated[
-            Literal["queued", "running", "succeeded", "failed", "cancelled"] | None,
-            Field(description="Only jobs in this state."),
-        ] = None,
+        status: Annotated[JobStatusName | None, Field(description="Only jobs in this state.")] = None,
         kind: Annotated[str | None, Field(description="Only jobs of this tool (e.g. 'evaluate').")] = None,
         limit: Annotated[int, Field(ge=1, le=500, description="At most this many, newest first.")] = 20,
     ) -> JobList:
@@ -406,35 +406,37 @@ def build_server(config: ServerConfig) -> MCPServer:
         jobs = await anyio.to_thread.run_sync(lambda: hdr.store.list(status=status, kind=kind, limit=limit))
         return JobList(jobs=[job_view(j) for j in jobs])
 
-    @tool("Cancel a job", ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False),
-    )
+    @tool("Cancel a job", STOPS_A_JOB)
     async def cancel_job(
         job_id: Annotated[str, Field(description="Handle of a queued or running job.")],
     ) -> JobView:
         """Cancel a queued job at once, or ask a running one to stop at its next step.
         Frames already written stay on disk."""
-        try:
-            job = await anyio.to_thread.run_sync(hdr.store.cancel, job_id)
-        except HdrMcpError as e:
-            raise _tool_error(e) from e
-        return job_view(job)
+        return job_view(await anyio.to_thread.run_sync(hdr.store.cancel, job_id))
 
     # -- resources ---------------------------------------------------------------------------
 
     @mcp.resource("hdr://jobs/{job_id}", mime_type="application/json", description="A job's state, result and log.")
     def job_resource(job_id: str) -> str:
-        job = hdr.store.get(job_id)
-        data = job_view(job).model_dump(mode="json")
-        data["log"] = [getattr(entry, "model_dump", lambda: entry)() for entry in hdr.store.logs(job_id)]
+        try:
+            data = job_view(hdr.store.get(job_id)).model_dump(mode="json")
+            data["log"] = [entry.model_dump() for entry in hdr.store.logs(job_id)]
+        except UnknownJob as e:
+            raise ResourceNotFoundError(str(e)) from e
+        except HdrMcpError as e:
+            raise ResourceError(str(e)) from e
         return json.dumps(data, indent=1, default=str)
 
     @mcp.resource("hdr://files/{+path}", description="A file in the output directory (EXR, PNG, JSON, MP4).")
     def file_resource(path: str) -> bytes:
-        from mcp.shared.path_security import safe_join
+        from mcp.shared.path_security import PathEscapeError, safe_join
 
-        resolved = safe_join(str(config.output_dir), path)
+        try:
+            resolved = safe_join(str(config.output_dir), path)
+        except PathEscapeError as e:
+            raise ResourceError(f"path={path!r}: outside the output directory") from e
         if not resolved.is_file():
-            raise HdrMcpError(f"path={path!r}: no such file in the output directory")
+            raise ResourceNotFoundError(f"path={path!r}: no such file in the output directory")
         return resolved.read_bytes()
 
     register_prompts(mcp)

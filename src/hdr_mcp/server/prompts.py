@@ -41,7 +41,7 @@ def _make_prompt(path: Path) -> Prompt:
         name=path.stem,
         title=title,
         description=description,
-        arguments=[PromptArgument(name=n, description=f"{n.replace('_', ' ')}", required=True) for n in names],
+        arguments=[PromptArgument(name=n, description=n.replace("_", " "), required=True) for n in names],
         fn=render,
     )
 

@@ -34,12 +34,12 @@ import numpy as np
 from hdr_mcp.color._array import (
     apply_kernel,
     negate_where_negative,
+    positive_number,
     torch_float,
     torch_module,
     torch_odd,
     torch_pow_bounded,
 )
-from hdr_mcp.errors import InvalidArgument
 
 __all__ = [
     "LogGammaConstants",
@@ -64,18 +64,7 @@ CONSTANTS_LOG_GAMMA: LogGammaConstants = LogGammaConstants()
 
 
 def _check(gamma, max_value) -> tuple[float, float]:
-    checked = []
-    for name, value in (("gamma", gamma), ("max_value", max_value)):
-        if isinstance(value, (str, bytes, bool)):
-            raise InvalidArgument(name, value, "expected a number > 0")
-        try:
-            number = float(value)
-        except (TypeError, ValueError) as e:
-            raise InvalidArgument(name, value, "expected a number > 0") from e
-        if not (math.isfinite(number) and number > 0.0):
-            raise InvalidArgument(name, value, "expected a finite number > 0")
-        checked.append(number)
-    return checked[0], checked[1]
+    return positive_number(gamma, "gamma"), positive_number(max_value, "max_value")
 
 
 def _encode_kernel_for(g: float, m: float):

@@ -22,12 +22,12 @@ import numpy as np
 from hdr_mcp.color._array import (
     apply_kernel,
     negate_where_negative,
+    positive_number,
     torch_float,
     torch_module,
     torch_odd,
     torch_pow_bounded,
 )
-from hdr_mcp.errors import InvalidArgument
 
 __all__ = [
     "ST2084Constants",
@@ -64,19 +64,6 @@ CONSTANTS_ST2084: ST2084Constants = ST2084Constants()
 """SMPTE ST 2084 constants (see :class:`ST2084Constants`)."""
 
 DEFAULT_NITS_PER_UNIT = 100.0
-
-
-def check_nits_per_unit(nits_per_unit) -> float:
-    """Validate ``nits_per_unit`` (a finite number > 0) and return it as float."""
-    if isinstance(nits_per_unit, (str, bytes, bool)):
-        raise InvalidArgument("nits_per_unit", nits_per_unit, "expected a number > 0")
-    try:
-        value = float(nits_per_unit)
-    except (TypeError, ValueError) as e:
-        raise InvalidArgument("nits_per_unit", nits_per_unit, "expected a number > 0") from e
-    if not (math.isfinite(value) and value > 0.0):
-        raise InvalidArgument("nits_per_unit", nits_per_unit, "expected a finite number > 0")
-    return value
 
 
 def _encode_kernel_for(scale: float, k: ST2084Constants = CONSTANTS_ST2084):
@@ -147,7 +134,7 @@ def eotf_inverse_ST2084(x, nits_per_unit: float = DEFAULT_NITS_PER_UNIT):
     PQ transforms do, so out-of-gamut negatives survive a round trip (code values in
     ``(-c1^m2, c1^m2)`` are never produced).
     """
-    scale = check_nits_per_unit(nits_per_unit) / CONSTANTS_ST2084.peak
+    scale = positive_number(nits_per_unit, "nits_per_unit") / CONSTANTS_ST2084.peak
     return apply_kernel(_encode_kernel_for(scale), x, float64=True)
 
 
@@ -159,7 +146,7 @@ def eotf_ST2084(e, nits_per_unit: float = DEFAULT_NITS_PER_UNIT):
     preimage and decode to ``+inf`` (``-inf`` when negative), never to a clamped number.
     Code 1.0 decodes to ``10000 / nits_per_unit``.
     """
-    scale = CONSTANTS_ST2084.peak / check_nits_per_unit(nits_per_unit)
+    scale = CONSTANTS_ST2084.peak / positive_number(nits_per_unit, "nits_per_unit")
     return apply_kernel(_decode_kernel_for(scale), e, float64=True)
 
 
@@ -171,7 +158,7 @@ def eotf_inverse_ST2084_torch(x, nits_per_unit: float = DEFAULT_NITS_PER_UNIT):
     ``^m2`` power amplifies float32 rounding about 80-fold.
     """
     x, out_dtype = torch_float(x, float64=True)
-    scale = check_nits_per_unit(nits_per_unit) / CONSTANTS_ST2084.peak
+    scale = positive_number(nits_per_unit, "nits_per_unit") / CONSTANTS_ST2084.peak
     k = CONSTANTS_ST2084
 
     def pq(magnitude):
@@ -185,7 +172,7 @@ def eotf_ST2084_torch(e, nits_per_unit: float = DEFAULT_NITS_PER_UNIT):
     """Torch variant of :func:`eotf_ST2084`."""
     torch = torch_module()
     e, out_dtype = torch_float(e, float64=True)
-    scale = CONSTANTS_ST2084.peak / check_nits_per_unit(nits_per_unit)
+    scale = CONSTANTS_ST2084.peak / positive_number(nits_per_unit, "nits_per_unit")
     k = CONSTANTS_ST2084
 
     def inverse_pq(magnitude):
