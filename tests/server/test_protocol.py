@@ -283,3 +283,24 @@ async def test_tool_choices_match_the_library(server):
     assert choices(sdr["operator"]) == set(OPERATORS)
     assert choices(sdr["transfer"]) == set(TRANSFERS)
     assert choices(sdr["method"]) == set(METHODS)
+
+
+async def test_job_of_a_killed_worker_is_reported_failed_with_the_reason(server_config, workspace):
+    import subprocess
+    import sys
+
+    from hdr_mcp.server import build_server
+
+    server_config.worker = "none"
+    server = build_server(server_config)
+    store = server.hdr.store
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no longer exists, as after SIGKILL
+    store.register_worker("w-killed", pid=dead.pid)
+    async with Client(server) as client:
+        submitted = await client.call_tool("evaluate", {"prediction": "pred.exr", "wait_seconds": 0})
+        job_id = submitted.structured_content["job_id"]
+        assert store.claim("w-killed").id == job_id
+        polled = await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 5})
+    assert polled.is_error
+    assert f"worker w-killed (pid {dead.pid}) died while running the job" in _text(polled)

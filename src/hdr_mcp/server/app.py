@@ -100,6 +100,10 @@ def job_view(job: Job) -> JobView:
     )
 
 
+#: How often a wait checks for dead workers while its job is running (seconds).
+REAP_INTERVAL_S = 5.0
+
+
 class HdrServer:
     """Owns the configuration, the job store and (in thread mode) an in-process worker."""
 
@@ -160,8 +164,15 @@ class HdrServer:
         deadline = time.monotonic() + min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
         last_reported = -1.0
         ensured = False
+        last_reap = -REAP_INTERVAL_S
         while True:
             job = await anyio.to_thread.run_sync(self.store.get, job_id)
+            if job.status is JobStatus.running and time.monotonic() - last_reap >= REAP_INTERVAL_S:
+                # A worker killed mid-job (SIGKILL, OOM) never reports: find it out here, so the
+                # caller sees the job failed with the reason (or requeued) instead of "running".
+                last_reap = time.monotonic()
+                if any(j.id == job_id for j in await anyio.to_thread.run_sync(self.store.reap)):
+                    continue
             if ctx is not None and job.progress > last_reported:
                 # MCP progress must increase strictly; the store keeps it monotone per job.
                 await ctx.report_progress(job.progress, job.total, job.message or job.status.value)
