@@ -232,6 +232,9 @@ def evaluate(
     reference: Annotated[Optional[str], typer.Argument(help="Ground truth (same shape); omit for no-reference metrics.")] = None,
     nits_per_unit: Annotated[float, typer.Option(help="cd/m^2 of scene-linear 1.0 (absolute scale of PU21 metrics).")] = 100.0,
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the JSON and PNG report.")] = None,
+    metric: Annotated[
+        Optional[list[str]], typer.Option("--metric", help="Optional metric (repeatable): cvvdp (ColorVideoVDP JOD).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """PU21-PSNR/SSIM, Delta E ITP, peak, dynamic range, clipping (and flicker for sequences)."""
@@ -239,7 +242,9 @@ def evaluate(
         from hdr_mcp.metrics.evaluate import evaluate as run_evaluate
 
         with _progress_context("evaluate") as ctx:
-            result = run_evaluate(prediction, reference, nits_per_unit=nits_per_unit, output_dir=out, ctx=ctx)
+            result = run_evaluate(
+                prediction, reference, nits_per_unit=nits_per_unit, output_dir=out, extra_metrics=metric or (), ctx=ctx
+            )
         _emit(result, as_json, _render_evaluation)
 
 

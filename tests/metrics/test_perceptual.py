@@ -100,3 +100,31 @@ def test_rejects_display_encoded_models_and_bad_input(fake_pycvvdp):
         cvvdp(x, np.ones((8, 9, 3), np.float32))
     assert e.value.argument == "ref"
     assert fake_pycvvdp.calls == []
+
+
+def test_evaluate_extra_metric_cvvdp(tmp_path, fake_pycvvdp):
+    from hdr_mcp.io import write_exr
+    from hdr_mcp.metrics.evaluate import evaluate
+
+    x = np.linspace(0.01, 50.0, 16 * 16 * 3, dtype=np.float32).reshape(16, 16, 3)
+    write_exr(tmp_path / "a.exr", x)
+    write_exr(tmp_path / "b.exr", x * np.float32(1.1))
+    result = evaluate(tmp_path / "a.exr", tmp_path / "b.exr", extra_metrics=["cvvdp"], output_dir=tmp_path / "r")
+    assert result["metrics"]["cvvdp_jod"] == pytest.approx(9.5)  # the stand-in's score
+    assert "cvvdp_jod" in result["definitions"]
+    assert len(fake_pycvvdp.calls) == 1
+
+
+def test_evaluate_extra_metric_cvvdp_missing_or_misused(tmp_path, monkeypatch):
+    from hdr_mcp.io import write_exr
+    from hdr_mcp.metrics.evaluate import evaluate
+
+    write_exr(tmp_path / "a.exr", np.ones((16, 16, 3), np.float32))
+    with pytest.raises(InvalidArgument, match="extra_metrics"):
+        evaluate(tmp_path / "a.exr", extra_metrics=["cvvdp"])  # no reference
+    with pytest.raises(InvalidArgument, match="extra_metrics='vmaf'"):
+        evaluate(tmp_path / "a.exr", tmp_path / "a.exr", extra_metrics=["vmaf"])
+    monkeypatch.setitem(sys.modules, "pycvvdp", None)
+    with pytest.raises(HdrMcpError, match="pip install --no-deps cvvdp"):
+        evaluate(tmp_path / "a.exr", tmp_path / "a.exr", extra_metrics=["cvvdp"], output_dir=tmp_path / "r")
+    assert not (tmp_path / "r").exists()  # refused before any work

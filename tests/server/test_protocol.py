@@ -304,3 +304,16 @@ async def test_job_of_a_killed_worker_is_reported_failed_with_the_reason(server_
         polled = await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 5})
     assert polled.is_error
     assert f"worker w-killed (pid {dead.pid}) died while running the job" in _text(polled)
+
+
+async def test_evaluate_cvvdp_when_missing_says_how_to_install(server, workspace, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pycvvdp", None)  # the in-process worker thread sees it
+    async with Client(server) as client:
+        result = await client.call_tool(
+            "evaluate",
+            {"prediction": "pred.exr", "reference": "ref.exr", "extra_metrics": ["cvvdp"], "wait_seconds": 100},
+        )
+    assert result.is_error
+    assert "pip install --no-deps cvvdp" in _text(result)

@@ -29,7 +29,8 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -52,6 +53,7 @@ from hdr_mcp.metrics.range import (
     clipped_fraction,
     image_luminance,
 )
+from hdr_mcp.metrics.perceptual import cvvdp, require_pycvvdp
 from hdr_mcp.metrics.temporal import TemporalStats
 
 __all__ = ["DEFINITIONS", "EvaluateParams", "evaluate", "run"]
@@ -73,6 +75,10 @@ DEFINITIONS: dict[str, str] = {
     "delta_e_itp": (
         "mean Delta E ITP (ITU-R BT.2124) over pixels, via linear BT.2020 in cd/m^2 and ICtCp (PQ);"
         " ~1 = just noticeable; lower is better"
+    ),
+    "cvvdp_jod": (
+        "ColorVideoVDP (Mantiuk et al. 2024) quality in JOD, each frame as an image on the"
+        " standard_hdr_linear display, mean over frames; 10 = identical, higher is better"
     ),
     "peak": "maximum luminance of the prediction in cd/m^2 (scene-linear Y x nits_per_unit)",
     "peak_robust": (
@@ -110,6 +116,24 @@ class _Source:
 class _Frame:
     pixels: np.ndarray  # float32 (H, W, 3) scene-linear in `colorspace`
     colorspace: str
+
+
+#: Optional metrics ``evaluate`` computes when asked (``extra_metrics``).
+EXTRA_METRICS: tuple[str, ...] = ("cvvdp",)
+
+
+def _check_extra_metrics(names: Sequence[str], *, has_reference: bool) -> frozenset[str]:
+    """Validate ``extra_metrics`` up front: known names, a reference, the package installed."""
+    if isinstance(names, str):
+        names = (names,)
+    for name in names:
+        if name not in EXTRA_METRICS:
+            raise InvalidArgument("extra_metrics", name, f"unknown metric; choose from {', '.join(EXTRA_METRICS)}")
+    if names and not has_reference:
+        raise InvalidArgument("extra_metrics", list(names), "full-reference metrics need a reference")
+    if "cvvdp" in names:
+        require_pycvvdp()
+    return frozenset(names)
 
 
 def _resolve(value: object, argument: str) -> _Source:
@@ -314,6 +338,7 @@ def evaluate(
     output_dir: str | os.PathLike[str] | None = None,
     start: int = 0,
     stop: int | None = None,
+    extra_metrics: Sequence[str] = (),
     ctx: Any = None,
 ) -> dict[str, Any]:
     """Measure an HDR prediction, against a reference when one is given, and write reports.
@@ -334,6 +359,10 @@ def evaluate(
         ``<stem>_eval`` beside the prediction file (``<folder>_eval`` beside a sequence folder).
     start, stop
         Python-slice frame indices into the sorted frame list (not frame numbers in names).
+    extra_metrics
+        Optional metrics beyond the built-in set (:data:`EXTRA_METRICS`): ``"cvvdp"``
+        (ColorVideoVDP JOD per frame, averaged; needs a reference and the optional ``pycvvdp``
+        package, checked before any frame is read).
     ctx
         Optional job context: ``progress(done, total, message)`` after each frame;
         ``should_stop()`` checked before each frame (raises ``JobCancelled``).
@@ -365,6 +394,7 @@ def evaluate(
             f"has {len(ref_src.paths)} frame(s) but prediction has {len(pred_src.paths)}",
         )
     first, end = _frame_range(start, stop, len(pred_src.paths))
+    extras = _check_extra_metrics(extra_metrics, has_reference=ref_src is not None)
     n = end - first
     out_dir = (
         Path(output_dir).expanduser().absolute() if output_dir is not None else _default_output_dir(pred_src)
@@ -376,7 +406,7 @@ def evaluate(
     # Temporal statistics only for sequences: PU-encoding every frame twice costs time.
     pred_temporal = TemporalStats(nits_per_unit=scale) if n >= 2 else None
     ref_temporal = TemporalStats(nits_per_unit=scale) if ref_src and n >= 2 else None
-    clipped, ref_clipped, ssims, delta_es, mses = [], [], [], [], []
+    clipped, ref_clipped, ssims, delta_es, mses, jods = [], [], [], [], [], []
     worst = _Worst()
     colorspace: str | None = None
     shape: tuple[int, ...] | None = None
@@ -424,6 +454,8 @@ def evaluate(
             if min(x.shape[:2]) >= 11:
                 ssims.append(ssim(codes_x, codes_r, data_range=PU21_PEAK))
             delta_es.append(delta_e_itp(x, r, nits_per_unit=scale, colorspace=colorspace))
+            if "cvvdp" in extras:
+                jods.append(cvvdp(x, r, nits_per_unit=scale, colorspace=colorspace))
             ref_stats.add(image_luminance(r, colorspace))
             ref_clipped.append(clipped_fraction(r))
             if ref_temporal is not None:
@@ -440,6 +472,8 @@ def evaluate(
         metrics["pu21_psnr"] = psnr_from_mse(float(np.mean(mses)), PU21_PEAK)
         metrics["pu21_ssim"] = float(np.mean(ssims)) if ssims else None
         metrics["delta_e_itp"] = float(np.mean(delta_es))
+        if jods:
+            metrics["cvvdp_jod"] = float(np.mean(jods))
     metrics.update(_no_reference_metrics(pred_stats, pred_temporal, clipped, scale))
     reference_metrics = (
         _no_reference_metrics(ref_stats, ref_temporal, ref_clipped, scale) if ref_src else None
@@ -524,6 +558,10 @@ class EvaluateParams(BaseModel):
     start: int = Field(
         default=0, ge=0, description="First frame index (0-based, into the sorted frame list)."
     )
+    extra_metrics: list[Literal["cvvdp"]] = Field(
+        default_factory=list,
+        description="Optional metrics: 'cvvdp' (ColorVideoVDP JOD; optional package, needs a reference).",
+    )
     stop: int | None = Field(
         default=None, ge=1, description="Frame index to stop before; omit for all frames."
     )
@@ -548,5 +586,6 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
         output_dir=p.output_dir,
         start=p.start,
         stop=p.stop,
+        extra_metrics=p.extra_metrics,
         ctx=ctx,
     )

@@ -69,7 +69,8 @@ def cvvdp_install_instructions() -> str:
     )
 
 
-def _import_pycvvdp() -> Any:
+def require_pycvvdp() -> Any:
+    """The ``pycvvdp`` module, or an :class:`HdrMcpError` saying how to install it safely."""
     try:
         import pycvvdp
     except ImportError as e:
@@ -134,7 +135,7 @@ def cvvdp(
     test = np.ascontiguousarray(p * scale, dtype=np.float32)
     reference = np.ascontiguousarray(r * scale, dtype=np.float32)
 
-    pycvvdp = _import_pycvvdp()
+    pycvvdp = require_pycvvdp()
     kwargs: dict[str, Any] = {"display_name": display, "quiet": True}
     if device is not None:
         import torch

@@ -307,6 +307,11 @@ def build_server(config: ServerConfig) -> MCPServer:
             float, Field(gt=0, le=10000, description="Absolute scale: cd/m^2 of scene-linear 1.0 (echoed in the result).")
         ] = 100.0,
         output_dir: Annotated[str | None, Field(description="Folder for the JSON and PNG report.")] = None,
+        extra_metrics: Annotated[
+            list[Literal["cvvdp"]],
+            Field(description="Optional metrics: 'cvvdp' (ColorVideoVDP JOD; needs a reference and the "
+                  "optional pycvvdp package, the error says how to install it)."),
+        ] = [],  # noqa: B006 (pydantic copies defaults)
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
         ctx: Context | None = None,
     ) -> Annotated[CallToolResult, JobView]:
@@ -320,6 +325,7 @@ def build_server(config: ServerConfig) -> MCPServer:
                 "reference": str(config.resolve_input("reference", reference)) if reference else None,
                 "nits_per_unit": nits_per_unit,
                 "output_dir": str(config.resolve_output("output_dir", output_dir, f"evaluate-{_stamp()}")),
+                "extra_metrics": list(extra_metrics),
             },
         )
         return await hdr.result(job.id, wait_seconds, ctx)
