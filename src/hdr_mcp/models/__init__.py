@@ -1,1 +1,0 @@
-"""hdr_mcp.models (see DESIGN: later issues)."""

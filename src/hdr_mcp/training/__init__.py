@@ -1,1 +1,0 @@
-"""hdr_mcp.training (see DESIGN: later issues)."""
