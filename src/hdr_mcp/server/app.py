@@ -15,7 +15,6 @@ import base64
 import functools
 import inspect
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -41,8 +40,6 @@ from hdr_mcp.server.config import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, Server
 from hdr_mcp.server.previews import preview_png
 from hdr_mcp.server.prompts import register_prompts
 from hdr_mcp.server.schemas import InspectView, JobList, JobStatusName, JobView
-
-log = logging.getLogger("hdr_mcp.server")
 
 INSTRUCTIONS = """\
 hdr-mcp makes and measures scene-referred linear HDR images (half-float OpenEXR, scene-linear
