@@ -46,6 +46,8 @@ __all__ = [
     "colorspace",
     "colorspace_from_chromaticities",
     "colorspace_from_interop_id",
+    "decode_interop_id",
+    "encoded_interop_id",
     "normalised_primary_matrix",
     "chromatic_adaptation_matrix",
     "rgb_to_rgb_matrix",
@@ -267,6 +269,39 @@ def colorspace_from_interop_id(interop_id: str) -> str | None:
     for cs in COLORSPACES.values():
         if cs.interop_id in (wanted, f"ocio:{bare}"):
             return cs.name
+    return None
+
+
+#: Colour interop IDs of curve-encoded data, (encoding, primaries) -> ID, as OpenColorIO's
+#: studio config names them (``ocio://studio-config-latest``, OCIO 2.6). Other combinations
+#: have no ID: such files are tagged by their ``hdr_mcp/encoding`` attribute alone.
+ENCODED_INTEROP_IDS: dict[tuple[str, str], str] = {
+    ("logc4", "lin_awg4"): "ocio:arrilogc4_awg4_scene",
+    ("logc3", "lin_awg3"): "ocio:arrilogc3_awg3_scene",
+    ("acescct", "acescg"): "ocio:acescct_ap1_scene",
+    ("srgb", "lin_rec709"): "srgb_rec709_scene",
+    ("srgb", "acescg"): "srgb_ap1_scene",
+    ("srgb", "lin_p3d65"): "srgb_p3d65_scene",
+}
+
+
+def encoded_interop_id(encoding: str, colorspace: str) -> str | None:
+    """The interop ID of ``colorspace`` primaries carrying ``encoding`` code values (the plain
+    space's ID for ``linear``), or None when none is defined."""
+    if encoding == "linear":
+        return COLORSPACES[colorspace].interop_id or None
+    return ENCODED_INTEROP_IDS.get((encoding, colorspace))
+
+
+def decode_interop_id(interop_id: str) -> tuple[str, str] | None:
+    """``(colorspace, encoding)`` of a colour interop ID (``ocio:`` prefix optional), else None."""
+    name = colorspace_from_interop_id(interop_id)
+    if name is not None:
+        return name, "linear"
+    bare = interop_id.strip().removeprefix("ocio:") if isinstance(interop_id, str) else None
+    for (encoding, colorspace), known in ENCODED_INTEROP_IDS.items():
+        if bare == known.removeprefix("ocio:"):
+            return colorspace, encoding
     return None
 
 

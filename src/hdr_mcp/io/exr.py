@@ -404,7 +404,7 @@ def _interpret_header(path: Path, headers: list[dict[str, Any]]) -> _Header:
     if len(headers) > 1:
         notes.append(f"multi-part file with {len(headers)} parts: only part 0 is read")
 
-    colorspace, colour_notes = _identify_colorspace(header)
+    colorspace, transfer, colour_notes = _identify_colorspace(header)
     notes.extend(colour_notes)
     attributes = {key: _json_safe(value) for key, value in sorted(header.items())}
     attributes["channels"] = channel_list
@@ -419,7 +419,7 @@ def _interpret_header(path: Path, headers: list[dict[str, Any]]) -> _Header:
         bit_depth=16 if dtype == "half" else 32,
         colorspace=colorspace,
         interop_id=interop_id if isinstance(interop_id, str) and interop_id else None,
-        transfer="linear",
+        transfer=transfer,
         compression=_compression_name(header.get("compression")),
         tiled=storage == OpenEXR.tiledimage,
         attributes=attributes,
@@ -439,7 +439,27 @@ def _chromaticities(value: Any) -> tuple[float, ...] | None:
     return numbers if len(numbers) == 8 and all(math.isfinite(v) for v in numbers) else None
 
 
-def _identify_colorspace(header: Mapping[str, Any]) -> tuple[str | None, list[str]]:
+def _identify_colorspace(header: Mapping[str, Any]) -> tuple[str | None, str, list[str]]:
+    """``(colorspace, transfer, notes)``: the primaries and whether the pixels are light
+    (``"linear"``) or curve code values (``hdr_mcp/encoding``, or an encoded interop ID)."""
+    from hdr_mcp.color import colorspaces, encodings
+    from hdr_mcp.color.gamut import decode_interop_id
+
+    encoding = header.get("hdr_mcp/encoding")
+    if isinstance(encoding, str) and encoding in encodings() and encoding != "linear":
+        primaries = header.get("hdr_mcp/primaries")
+        if primaries in colorspaces():
+            return primaries, encoding, []
+        decoded = decode_interop_id(header.get("colorInteropID") or "")
+        return (decoded[0] if decoded else None), encoding, ["primaries of encoded data unknown"]
+    decoded = decode_interop_id(header.get("colorInteropID") or "")
+    if decoded is not None and decoded[1] != "linear":
+        return decoded[0], decoded[1], []
+    colorspace, notes = _identify_linear_colorspace(header)
+    return colorspace, "linear", notes
+
+
+def _identify_linear_colorspace(header: Mapping[str, Any]) -> tuple[str | None, list[str]]:
     from hdr_mcp.color import colorspace_from_chromaticities, colorspace_from_interop_id
 
     notes: list[str] = []
@@ -547,7 +567,7 @@ OverflowPolicy = Literal["error", "clamp"]
 @dataclass(frozen=True)
 class _WriteOptions:
     colorspace: str
-    chromaticities: tuple[float, ...]
+    chromaticities: tuple[float, ...] | None
     interop_id: str | None
     compression: str
     dtype: ExrDtype
@@ -607,22 +627,35 @@ def _write_options(
     nonfinite: str,
     overflow: str,
     metadata: Mapping[str, Any] | None,
+    encoding: str = "linear",
+    encoding_params: Mapping[str, Any] | None = None,
 ) -> _WriteOptions:
     from hdr_mcp import __version__
     from hdr_mcp.color import colorspace as get_colorspace
-    from hdr_mcp.color import colorspaces
+    from hdr_mcp.color import colorspaces, encodings
+    from hdr_mcp.color.gamut import encoded_interop_id
 
     _check_choice("colorspace", colorspace, colorspaces())
+    _check_choice("encoding", encoding, encodings())
     _check_choice("compression", compression, COMPRESSIONS)
     _check_choice("dtype", dtype, ("half", "float"))
     _check_choice("nonfinite", nonfinite, ("error", "zero"))
     _check_choice("overflow", overflow, ("error", "clamp"))
     space = get_colorspace(colorspace)
     strings = {"hdr_mcp/version": __version__, **_validate_metadata(metadata)}
+    linear = encoding == "linear"
+    if not linear:
+        # Code values, not light: no chromaticities (OpenEXR defines them for linear RGB), the
+        # encoded space's interop ID where one exists, and the encoding spelled out.
+        strings.update(_validate_metadata({
+            "hdr_mcp/encoding": encoding,
+            "hdr_mcp/encoding_params": dict(encoding_params or {}),
+            "hdr_mcp/primaries": colorspace,
+        }))
     return _WriteOptions(
         colorspace=colorspace,
-        chromaticities=tuple(float(v) for v in space.chromaticities),
-        interop_id=space.interop_id or None,
+        chromaticities=tuple(float(v) for v in space.chromaticities) if linear else None,
+        interop_id=encoded_interop_id(encoding, colorspace),
         compression=compression,
         dtype=dtype,  # type: ignore[arg-type]
         nonfinite=nonfinite,  # type: ignore[arg-type]
@@ -635,8 +668,9 @@ def _header(options: _WriteOptions, extra: Mapping[str, str] | None = None) -> d
     header: dict[str, Any] = {
         "compression": COMPRESSIONS[options.compression],
         "type": OpenEXR.scanlineimage,
-        "chromaticities": options.chromaticities,
     }
+    if options.chromaticities is not None:
+        header["chromaticities"] = options.chromaticities
     if options.interop_id:
         header["colorInteropID"] = options.interop_id
     header.update(options.metadata)
@@ -754,8 +788,11 @@ def write_exr(
     metadata: Mapping[str, Any] | None = None,
     nonfinite: NonFinitePolicy = "error",
     overflow: OverflowPolicy = "error",
+    encoding: str = "linear",
+    encoding_params: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write scene-linear pixels to a single-part scanline OpenEXR file, atomically.
+    """Write scene-linear pixels (or curve code values) to a single-part scanline OpenEXR file,
+    atomically.
 
     Parameters
     ----------
@@ -785,13 +822,22 @@ def write_exr(
         ``"error"``: refuse finite values that become infinite in ``dtype`` (|x| >= 65520 for
         half; 65504 < |x| < 65520 round to 65504 like any other rounding); ``"clamp"``: clamp
         them to the largest finite value, keeping the sign.
+    encoding, encoding_params
+        ``"linear"`` (default): scene-linear light. Any other :func:`hdr_mcp.color.encodings`
+        name marks the pixels as that curve's code values (``colorspace`` then names their
+        primaries): no ``chromaticities`` (defined for linear RGB only), the encoded space's
+        ``colorInteropID`` where OpenColorIO defines one (``ocio:arrilogc4_awg4_scene``), and
+        ``hdr_mcp/encoding``, ``hdr_mcp/encoding_params``, ``hdr_mcp/primaries`` attributes,
+        which :func:`read_exr_info` reads back as ``transfer`` and ``colorspace``.
 
     Returns
     -------
     Path
         ``path``.
     """
-    options = _write_options(colorspace, compression, dtype, nonfinite, overflow, metadata)
+    options = _write_options(
+        colorspace, compression, dtype, nonfinite, overflow, metadata, encoding, encoding_params
+    )
     target = check_writable_path(path)
     channels = _prepare_pixels(pixels, options)
     _write_file(target, _header(options), channels)

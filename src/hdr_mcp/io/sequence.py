@@ -23,16 +23,21 @@ import glob
 import os
 import re
 from collections import Counter
+from collections.abc import Collection
 from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 from hdr_mcp.errors import InvalidArgument
+from hdr_mcp.vocabulary import HDR_SUFFIXES as _HDR_SUFFIXES
+from hdr_mcp.vocabulary import IMAGE_SUFFIXES as _IMAGE_SUFFIXES
 
-__all__ = ["IMAGE_SUFFIXES", "check_frame_range", "list_frames", "natural_key"]
+__all__ = ["HDR_SUFFIXES", "IMAGE_SUFFIXES", "check_frame_range", "list_frames", "natural_key"]
 
-#: Suffixes (lower case) of the image files a folder listing picks up.
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".hdr"})
+#: Suffixes (lower case) of the image files a folder listing picks up by default, and of the
+#: scene-linear ones (:mod:`hdr_mcp.vocabulary`).
+IMAGE_SUFFIXES = _IMAGE_SUFFIXES
+HDR_SUFFIXES = _HDR_SUFFIXES
 
 _PRINTF = re.compile(r"%(0?)(\d*)d")
 _HASHES = re.compile(r"#+")
@@ -66,17 +71,13 @@ def _sorted_files(paths: list[Path]) -> list[Path]:
     return sorted((p for p in paths if p.is_file()), key=lambda p: natural_key(p.name))
 
 
-def _list_folder(folder: Path, shown: str) -> list[Path]:
+def _list_folder(folder: Path, shown: str, suffixes: frozenset[str]) -> list[Path]:
     frames = _sorted_files(
-        [
-            p
-            for p in folder.iterdir()
-            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-        ]
+        [p for p in folder.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith(".")]
     )
     if not frames:
         raise InvalidArgument(
-            _ARGUMENT, shown, f"folder holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})"
+            _ARGUMENT, shown, f"folder holds no image files ({', '.join(sorted(suffixes))})"
         )
     counts = Counter(p.suffix.lower() for p in frames).most_common()
     if len(counts) > 1:
@@ -120,7 +121,9 @@ def _list_numbered(folder: Path, prefix: str, suffix: str, width: int, shown: st
     return [path for _, path in sorted(numbered)]
 
 
-def list_frames(folder_or_pattern: str | os.PathLike[str]) -> list[Path]:
+def list_frames(
+    folder_or_pattern: str | os.PathLike[str], suffixes: Collection[str] = IMAGE_SUFFIXES
+) -> list[Path]:
     """Frame files of a folder, printf/hash pattern or glob, in natural order.
 
     Parameters
@@ -128,6 +131,9 @@ def list_frames(folder_or_pattern: str | os.PathLike[str]) -> list[Path]:
     folder_or_pattern
         A folder, ``frames/f_%04d.png``, ``frames/f.####.png``, ``frames/*.png``, or one
         existing file (returned alone).
+    suffixes
+        The file types a folder listing picks up (lower case, with the dot); e.g.
+        :data:`HDR_SUFFIXES` takes a folder's EXR frames and leaves its preview PNG alone.
 
     Returns
     -------
@@ -146,7 +152,7 @@ def list_frames(folder_or_pattern: str | os.PathLike[str]) -> list[Path]:
     shown = str(folder_or_pattern)
     path = Path(folder_or_pattern).expanduser()
     if path.is_dir():
-        return _list_folder(path, shown)
+        return _list_folder(path, shown, frozenset(suffixes))
     if path.is_file():
         return [path]
     folder = path.parent

@@ -2,7 +2,8 @@
 
 The MCP server submits jobs and waits on them (bounded, with progress); workers, one per GPU,
 claim and run them with ``handler(params, ctx)``. See :mod:`hdr_mcp.jobs.store`,
-:mod:`hdr_mcp.jobs.worker`, :mod:`hdr_mcp.jobs.context`, :mod:`hdr_mcp.jobs.handlers`.
+:mod:`hdr_mcp.jobs.worker`, :mod:`hdr_mcp.jobs.context`, :mod:`hdr_mcp.jobs.kinds`
+(every job kind, declared once), :mod:`hdr_mcp.jobs.view` (how surfaces show a job).
 
 Nothing here imports torch: handlers are imported by the worker when it runs them.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hdr_mcp.jobs.context import JobCancelled, JobContext, LocalContext, StoreContext
-from hdr_mcp.jobs.handlers import kinds, register, resolve
+from hdr_mcp.jobs.kinds import JobKind, job_kind, kinds, register, resolve
 from hdr_mcp.jobs.store import (
     Job,
     JobFinished,
@@ -32,6 +33,7 @@ __all__ = [
     "JobCancelled",
     "JobContext",
     "JobFinished",
+    "JobKind",
     "JobStatus",
     "JobStore",
     "LocalContext",
@@ -42,6 +44,7 @@ __all__ = [
     "WorkerInfo",
     "default_home",
     "ensure_worker",
+    "job_kind",
     "kinds",
     "register",
     "resolve",

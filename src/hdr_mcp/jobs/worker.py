@@ -41,7 +41,7 @@ from typing import Any
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument
 from hdr_mcp.jobs.context import JobCancelled, StoreContext
-from hdr_mcp.jobs.handlers import resolve, target_of
+from hdr_mcp.jobs.kinds import job_kind
 from hdr_mcp.jobs.store import (
     DEFAULT_STALE_AFTER_S,
     Job,
@@ -118,7 +118,7 @@ class Worker:
         if kinds is not None:
             kinds = tuple(kinds)
             for kind in kinds:
-                target_of(kind, argument="kinds")
+                job_kind(kind, argument="kinds")
         for name, value in (("poll_s", poll_s), ("heartbeat_s", heartbeat_s),
                             ("stale_after_s", stale_after_s)):
             if not isinstance(value, (int, float)) or not value > 0:
@@ -240,11 +240,13 @@ class Worker:
 
     def _run_handler(self, job: Job, ctx: StoreContext) -> None:
         try:
-            handler = resolve(job.kind)
+            kind = job_kind(job.kind)
+            handler = kind.handler()
+            params = kind.parse(job.params)
             ctx.log(f"running on worker {self.worker_id} (pid {os.getpid()})")
             self._in_handler = True
             try:
-                result = handler(dict(job.params), ctx)
+                result = handler(params, ctx)
             finally:
                 self._in_handler = False
             ctx.flush()

@@ -33,10 +33,8 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
 from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
-from hdr_mcp.io.sequence import check_frame_range, list_frames
+from hdr_mcp.io.sequence import HDR_SUFFIXES, check_frame_range, list_frames
 from hdr_mcp.metrics._checks import positive_scale
 from hdr_mcp.metrics.fidelity import (
     PU21_PEAK,
@@ -55,12 +53,17 @@ from hdr_mcp.metrics.range import (
 )
 from hdr_mcp.metrics.perceptual import cvvdp, require_pycvvdp
 from hdr_mcp.metrics.temporal import TemporalStats
+from hdr_mcp.params import parse
+from hdr_mcp.params.evaluate import MAX_NITS_PER_UNIT, EvaluateParams
+from hdr_mcp.vocabulary import EXTRA_METRICS
 
-__all__ = ["DEFINITIONS", "EvaluateParams", "evaluate", "run"]
+__all__ = ["DEFINITIONS", "OWNED_FILES", "evaluate", "run"]
 
-MAX_NITS_PER_UNIT = 10000.0
 REPORT_JSON = "report.json"
 REPORT_PNG = "report.png"
+PREVIEW_PNG = "preview.png"
+#: Files evaluate writes in its output folder (``overwrite`` removes exactly these).
+OWNED_FILES = (REPORT_JSON, REPORT_PNG, PREVIEW_PNG)
 
 #: One line per metric, copied into every result so a reader needs no documentation.
 DEFINITIONS: dict[str, str] = {
@@ -80,8 +83,8 @@ DEFINITIONS: dict[str, str] = {
         "ColorVideoVDP (Mantiuk et al. 2024) quality in JOD, each frame as an image on the"
         " standard_hdr_linear display, mean over frames; 10 = identical, higher is better"
     ),
-    "peak": "maximum luminance of the prediction in cd/m^2 (scene-linear Y x nits_per_unit)",
-    "peak_robust": (
+    "peak_nits": "maximum luminance of the prediction in cd/m^2 (scene-linear Y x nits_per_unit)",
+    "peak_robust_nits": (
         f"{DEFAULT_HIGH_PERCENTILE}th percentile of the prediction's luminance in cd/m^2"
         " (ignores a few hot pixels)"
     ),
@@ -118,10 +121,6 @@ class _Frame:
     colorspace: str
 
 
-#: Optional metrics ``evaluate`` computes when asked (``extra_metrics``).
-EXTRA_METRICS: tuple[str, ...] = ("cvvdp",)
-
-
 def _check_extra_metrics(names: Sequence[str], *, has_reference: bool) -> frozenset[str]:
     """Validate ``extra_metrics`` up front: known names, a reference, the package installed."""
     if isinstance(names, str):
@@ -137,7 +136,8 @@ def _check_extra_metrics(names: Sequence[str], *, has_reference: bool) -> frozen
 
 
 def _resolve(value: object, argument: str) -> _Source:
-    """A single image file, or a folder / printf (``%04d``) / hash (``####``) / glob pattern."""
+    """A single image file, or a folder (its EXR / .hdr frames) / printf (``%04d``) / hash
+    (``####``) / glob pattern."""
     if not isinstance(value, (str, os.PathLike)) or str(value) == "":
         raise InvalidArgument(
             argument, value, "expected a path to an image, a folder or a frame pattern"
@@ -147,7 +147,7 @@ def _resolve(value: object, argument: str) -> _Source:
     if path.is_file():
         return _Source(argument, text, [path], sequence=False)
     try:
-        frames = list(list_frames(text))
+        frames = list(list_frames(text, HDR_SUFFIXES))
     except InvalidArgument as e:
         raise InvalidArgument(argument, text, e.reason) from e
     except (HdrMcpError, OSError) as e:
@@ -185,15 +185,6 @@ def _read_frame(path: Path, argument: str) -> _Frame:
             argument, str(path), f"contains {bad} NaN/Inf value(s); metrics need finite pixels"
         )
     return _Frame(np.ascontiguousarray(pixels), image.info.colorspace or "lin_rec709")
-
-
-def _default_output_dir(source: _Source) -> Path:
-    first = source.paths[0]
-    if not source.sequence:
-        return first.parent / f"{first.stem}_eval"
-    folder = Path(source.text).expanduser()
-    base = folder if folder.is_dir() else first.parent
-    return base.parent / f"{base.name}_eval"
 
 
 def _json_safe(value: Any, path: str, non_finite: dict[str, str]) -> Any:
@@ -253,11 +244,20 @@ class _Worst:
         self.score = -math.inf
         self.index = 0
         self.pixels: np.ndarray | None = None
+        self.reference: np.ndarray | None = None
         self.error: np.ndarray | None = None
 
-    def offer(self, index: int, score: float, pixels: np.ndarray, error: np.ndarray | None) -> None:
+    def offer(
+        self,
+        index: int,
+        score: float,
+        pixels: np.ndarray,
+        reference: np.ndarray | None,
+        error: np.ndarray | None,
+    ) -> None:
         if score > self.score:
-            self.score, self.index, self.pixels, self.error = score, index, pixels, error
+            self.score, self.index, self.pixels = score, index, pixels
+            self.reference, self.error = reference, error
 
 
 def _format(value: Any, unit: str = "", digits: int = 4) -> str:
@@ -274,13 +274,12 @@ def _write_reports(
     result: dict[str, Any],
     raw_metrics: dict[str, Any],
     *,
-    output_dir: Path,
     worst: _Worst,
     pred_stats: LuminanceStats,
     ref_stats: LuminanceStats | None,
     nits_per_unit: float,
 ) -> None:
-    from hdr_mcp.color import exposure_strip
+    from hdr_mcp.color import exposure_strip, preview
     from hdr_mcp.io import atomic_path, write_png
     from hdr_mcp.metrics.report import render_report
 
@@ -292,16 +291,16 @@ def _write_reports(
         f"   colorspace: {result['colorspace']}",
         f"PU21-PSNR {_format(m.get('pu21_psnr'), ' dB')}   PU21-SSIM {_format(m.get('pu21_ssim'))}"
         f"   dE ITP {_format(m.get('delta_e_itp'))}",
-        f"peak {_format(m['peak'], ' cd/m^2')} (robust {_format(m['peak_robust'], ' cd/m^2')})"
-        f"   dynamic range {_format(m['dynamic_range_stops'], ' stops')}"
-        f"   clipped {_format(m['clipped_fraction'] * 100.0, ' %')}",
+        f"peak_nits {_format(m['peak_nits'])} (robust {_format(m['peak_robust_nits'])})"
+        f"   dynamic_range_stops {_format(m['dynamic_range_stops'])}"
+        f"   clipped_fraction {_format(m['clipped_fraction'])}",
     ]
     ref_m = result["reference_metrics"]
     if ref_m is not None:
         lines.append(
-            f"reference: peak {_format(ref_m['peak'], ' cd/m^2')}"
-            f"   dynamic range {_format(ref_m['dynamic_range_stops'], ' stops')}"
-            f"   clipped {_format(ref_m['clipped_fraction'] * 100.0, ' %')}"
+            f"reference: peak_nits {_format(ref_m['peak_nits'])}"
+            f"   dynamic_range_stops {_format(ref_m['dynamic_range_stops'])}"
+            f"   clipped_fraction {_format(ref_m['clipped_fraction'])}"
         )
     if "flicker" in m:
         lines.append(
@@ -309,23 +308,25 @@ def _write_reports(
             f"   frame-to-frame PU21-PSNR {_format(m['f2f_psnr'], ' dB')}"
             f"   identical pairs {m['f2f_identical_pairs']}"
         )
-    strip = exposure_strip(worst.pixels) if worst.pixels is not None else None
     shown = f"frame {worst.index}" + (
         " (largest PU21 error)" if worst.error is not None and result["frames"] > 1 else ""
     )
+    strips = [(f"prediction {shown}, exposures EV -4 -2 0 +2 +4", exposure_strip(worst.pixels))]
+    if worst.reference is not None:
+        strips.append((f"reference {shown}", exposure_strip(worst.reference)))
     histograms = [("prediction", pred_stats.log2_histogram(), (255, 160, 60))]
     if ref_stats is not None:
         histograms.append(("reference", ref_stats.log2_histogram(), (90, 170, 255)))
     picture = render_report(
         title="hdr-mcp evaluation",
         lines=lines,
-        strip=strip,
-        strip_caption=f"prediction {shown}, exposures EV -4 -2 0 +2 +4",
+        strips=strips,
         histograms=histograms,
         nits_per_unit=nits_per_unit,
         error=worst.error,
     )
     write_png(Path(result["report_png"]), picture)
+    write_png(Path(result["preview_png"]), preview(worst.pixels, max_size=512))
     with atomic_path(Path(result["report_json"])) as tmp:
         tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
@@ -336,6 +337,7 @@ def evaluate(
     *,
     nits_per_unit: float = 100.0,
     output_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
     start: int = 0,
     stop: int | None = None,
     extra_metrics: Sequence[str] = (),
@@ -355,8 +357,9 @@ def evaluate(
     nits_per_unit
         cd/m^2 for scene-linear 1.0, in (0, 10000]. PU21 and ITP figures depend on it.
     output_dir
-        Where ``report.json`` and ``report.png`` go (created if missing). Default: a folder
-        ``<stem>_eval`` beside the prediction file (``<folder>_eval`` beside a sequence folder).
+        Where ``report.json``, ``report.png`` and ``preview.png`` go (created if missing); None
+        writes no file (the metrics are only returned). A folder that already holds files is
+        refused unless ``overwrite`` (which replaces exactly those three files).
     start, stop
         Python-slice frame indices into the sorted frame list (not frame numbers in names).
     extra_metrics
@@ -370,12 +373,13 @@ def evaluate(
     Returns
     -------
     dict
-        JSON-safe: ``metrics`` (pu21_psnr, pu21_ssim, delta_e_itp only with a reference; peak,
-        peak_robust, dynamic_range_stops, clipped_fraction; flicker, f2f_psnr,
+        JSON-safe: ``metrics`` (pu21_psnr, pu21_ssim, delta_e_itp only with a reference;
+        peak_nits, peak_robust_nits, dynamic_range_stops, clipped_fraction; flicker, f2f_psnr,
         f2f_identical_pairs for sequences of >= 2 frames), ``reference_metrics`` (the no-reference
         metrics of the reference, or None), ``non_finite`` (dotted path -> "+inf" for values stored
         as null), ``nits_per_unit``, ``colorspace``, ``frames``, ``frame_range``, ``prediction``,
-        ``reference``, ``report_json``, ``report_png``, ``definitions``.
+        ``reference``, ``report_json``, ``report_png``, ``preview_png`` (paths, or None without
+        ``output_dir``), ``definitions``.
 
     Raises
     ------
@@ -396,10 +400,12 @@ def evaluate(
     first, end = _frame_range(start, stop, len(pred_src.paths))
     extras = _check_extra_metrics(extra_metrics, has_reference=ref_src is not None)
     n = end - first
-    out_dir = (
-        Path(output_dir).expanduser().absolute() if output_dir is not None else _default_output_dir(pred_src)
-    )
-    _check_output_dir(out_dir)
+    out_dir = Path(output_dir).expanduser().absolute() if output_dir is not None else None
+    if out_dir is not None:
+        from hdr_mcp.outputs import claim_output_dir
+
+        _check_output_dir(out_dir)
+        claim_output_dir("output_dir", out_dir, overwrite=overwrite, owned=OWNED_FILES)
 
     # 2. Stream the frames.
     pred_stats, ref_stats = LuminanceStats(), (LuminanceStats() if ref_src else None)
@@ -429,7 +435,7 @@ def evaluate(
         clipped.append(clipped_fraction(x))
         if pred_temporal is not None:
             pred_temporal.add(x, argument="prediction")
-        error = None
+        error = r = None
         score = 0.0 if i == first else -1.0
         if ref_src is not None:
             ref = _read_frame(ref_src.paths[i], "reference")
@@ -462,7 +468,7 @@ def evaluate(
                 ref_temporal.add(r, argument="reference")
             error = np.abs(codes_x - codes_r).astype(np.float32)
             score = mse
-        worst.offer(i, score, x, error)
+        worst.offer(i, score, x, r, error)
         if ctx is not None:
             ctx.progress(i - first + 1, n, f"frame {i - first + 1}/{n}")
 
@@ -489,23 +495,20 @@ def evaluate(
         "frame_range": {"start": first, "stop": end},
         "prediction": pred_src.text,
         "reference": ref_src.text if ref_src else None,
-        "report_json": str(out_dir / REPORT_JSON),
-        "report_png": str(out_dir / REPORT_PNG),
+        "report_json": str(out_dir / REPORT_JSON) if out_dir else None,
+        "report_png": str(out_dir / REPORT_PNG) if out_dir else None,
+        "preview_png": str(out_dir / PREVIEW_PNG) if out_dir else None,
         "definitions": {k: DEFINITIONS[k] for k in metrics},
     }
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InvalidArgument("output_dir", str(out_dir), f"cannot be created: {e}") from e
-    _write_reports(
-        result,
-        metrics,
-        output_dir=out_dir,
-        worst=worst,
-        pred_stats=pred_stats,
-        ref_stats=ref_stats,
-        nits_per_unit=scale,
-    )
+    if out_dir is not None:
+        from hdr_mcp.outputs import created_folder
+
+        try:
+            with created_folder(out_dir):
+                _write_reports(result, metrics, worst=worst, pred_stats=pred_stats,
+                               ref_stats=ref_stats, nits_per_unit=scale)
+        except OSError as e:
+            raise InvalidArgument("output_dir", str(out_dir), f"cannot be written: {e}") from e
     return result
 
 
@@ -520,8 +523,8 @@ def _no_reference_metrics(
 ) -> dict[str, Any]:
     peak = stats.peak(nits_per_unit=scale)
     out: dict[str, Any] = {
-        "peak": peak["max"],
-        "peak_robust": peak["robust"],
+        "peak_nits": peak["max"],
+        "peak_robust_nits": peak["robust"],
         "dynamic_range_stops": stats.dynamic_range_stops(),
         "clipped_fraction": float(np.mean(clipped)),
     }
@@ -532,58 +535,15 @@ def _no_reference_metrics(
     return out
 
 
-class EvaluateParams(BaseModel):
-    """Parameters of the ``evaluate`` job (see :func:`evaluate`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    prediction: str = Field(
-        min_length=1,
-        description="HDR prediction: an image file, or a frame folder / %04d pattern / glob.",
-    )
-    reference: str | None = Field(
-        default=None,
-        description="Ground truth, same frame count and shapes; omit for no-reference metrics.",
-    )
-    nits_per_unit: float = Field(
-        default=100.0,
-        gt=0.0,
-        le=MAX_NITS_PER_UNIT,
-        description="cd/m^2 shown for scene-linear 1.0 (PU21 and Delta E ITP are absolute).",
-    )
-    output_dir: str | None = Field(
-        default=None,
-        description="Folder for report.json and report.png; default <stem>_eval beside the input.",
-    )
-    start: int = Field(
-        default=0, ge=0, description="First frame index (0-based, into the sorted frame list)."
-    )
-    extra_metrics: list[Literal["cvvdp"]] = Field(
-        default_factory=list,
-        description="Optional metrics: 'cvvdp' (ColorVideoVDP JOD; optional package, needs a reference).",
-    )
-    stop: int | None = Field(
-        default=None, ge=1, description="Frame index to stop before; omit for all frames."
-    )
-
-    @model_validator(mode="after")
-    def _stop_after_start(self) -> EvaluateParams:
-        if self.stop is not None and self.stop <= self.start:
-            raise ValueError(f"stop={self.stop} must be greater than start={self.start}")
-        return self
-
-
-def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def run(params: EvaluateParams | dict[str, Any], ctx: Any) -> dict[str, Any]:
     """Job handler for kind ``"evaluate"``: validate ``params`` (:class:`EvaluateParams`), run."""
-    try:
-        p = EvaluateParams.model_validate(params)
-    except ValidationError as e:
-        raise InvalidArgument.from_validation_error(e) from e
+    p = parse(EvaluateParams, params)
     return evaluate(
         p.prediction,
         p.reference,
         nits_per_unit=p.nits_per_unit,
-        output_dir=p.output_dir,
+        output_dir=p.output_dir or ctx.workdir,
+        overwrite=p.overwrite,
         start=p.start,
         stop=p.stop,
         extra_metrics=p.extra_metrics,

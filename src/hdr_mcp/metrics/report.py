@@ -112,13 +112,14 @@ def _histogram_panel(
         draw.line([xp, bottom, xp, bottom + 4], fill=_MUTED)
         draw.text((xp - 10, bottom + 6), f"1e{decade}", fill=_MUTED, font=font)
     draw.text((right - 30, bottom + 16), "cd/m^2", fill=_MUTED, font=font)
-    for k, (name, (edges, counts), colour) in enumerate(used):
+    # The first histogram (the prediction) is drawn last, so it stays visible where they overlap.
+    for k, (name, (edges, counts), colour) in reversed(list(enumerate(used))):
         centres = (edges[:-1] + edges[1:]) / 2.0 * math.log10(2.0) + shift
         fracs = counts / max(int(counts.sum()), 1)
         points = [(px(float(c)), py(float(f))) for c, f in zip(centres, fracs, strict=True)]
         if len(points) == 1:
             points.append((points[0][0] + 1, points[0][1]))
-        draw.line(points, fill=colour, width=2)
+        draw.line(points, fill=colour, width=2 if k == 0 else 3)
         draw.text((left + 8, top + 4 + 14 * k), name, fill=colour, font=font)
     return panel
 
@@ -147,28 +148,27 @@ def render_report(
     *,
     title: str,
     lines: Sequence[str],
-    strip: np.ndarray | None,
-    strip_caption: str,
+    strips: Sequence[tuple[str, np.ndarray]],
     histograms: Sequence[tuple[str, tuple[np.ndarray, np.ndarray], tuple[int, int, int]]],
     nits_per_unit: float,
     error: np.ndarray | None,
 ) -> np.ndarray:
     """Compose the report picture; returns uint8 ``(H, W, 3)``.
 
-    ``strip`` is an exposure contact sheet (uint8), ``histograms`` ``(name, (edges_log2, counts),
+    ``strips`` are ``(caption, exposure contact sheet uint8)`` pairs, ``histograms`` ``(name, (edges_log2, counts),
     colour)`` triples, ``error`` a per-pixel PU21 luminance difference (or None without reference).
     """
     title_font, font = _font(16), _font(13)
     hist = _histogram_panel(histograms, nits_per_unit, (560, 260))
     err = _error_panel(error, 256)
-    strip_img = Image.fromarray(strip) if strip is not None else None
+    strip_imgs = [(caption, Image.fromarray(strip)) for caption, strip in strips]
     width = max(
         hist.width + err.width + 3 * _PAD,
-        (strip_img.width + 2 * _PAD) if strip_img is not None else 0,
+        *(img.width + 2 * _PAD for _, img in strip_imgs),
         720,
     )
     text_h = 28 + 18 * len(lines)
-    strip_h = (strip_img.height + 22) if strip_img is not None else 0
+    strip_h = sum(img.height + 22 for _, img in strip_imgs)
     height = _PAD + text_h + strip_h + _PAD + max(hist.height, err.height) + _PAD
     canvas = Image.new("RGB", (width, height), _BACKGROUND)
     draw = ImageDraw.Draw(canvas)
@@ -176,10 +176,10 @@ def render_report(
     for i, line in enumerate(lines):
         draw.text((_PAD, _PAD + 28 + 18 * i), line, fill=_TEXT, font=font)
     y = _PAD + text_h
-    if strip_img is not None:
-        draw.text((_PAD, y), strip_caption, fill=_MUTED, font=font)
-        canvas.paste(strip_img, (_PAD, y + 20))
-        y += strip_h
+    for caption, img in strip_imgs:
+        draw.text((_PAD, y), caption, fill=_MUTED, font=font)
+        canvas.paste(img, (_PAD, y + 20))
+        y += img.height + 22
     y += _PAD
     canvas.paste(hist, (_PAD, y))
     canvas.paste(err, (2 * _PAD + hist.width, y))

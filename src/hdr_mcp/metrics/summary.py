@@ -1,8 +1,11 @@
 """One-file summary behind ``hdr-mcp inspect`` and the ``inspect_hdr`` tool.
 
-The statistics are computed on the colour channels (alpha excluded) of the pixels as stored,
-scene-linear for EXR and Radiance files, code values in [0, 1] for SDR files. Non-finite
-values are counted, then left out of every other statistic.
+The statistics are computed on linear light in the colour channels (alpha excluded):
+scene-linear values as stored for EXR and Radiance files; for SDR files (PNG, TIFF, JPEG) the
+code values decoded with their transfer (``transfer``, sRGB for these formats), so SDR white
+is 1.0 and the dynamic range is that of the light the file describes, not of its code values.
+Non-finite values are counted, then left out of every other statistic; with no finite value at
+all the statistics are ``null``.
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ DEFINITIONS = {
     "min": "smallest finite value over the colour channels",
     "max": "largest finite value over the colour channels",
     "mean": "mean of the finite colour values",
-    "peak_luminance": "largest luminance Y (from the file's colour space; BT.709 if untagged), scene-linear units",
-    "peak_nits": "peak_luminance x 100 cd/m^2 (scene-linear 1.0 = 100 nits)",
+    "peak_scene": (
+        "largest luminance Y in linear units (from the file's colour space; BT.709 if untagged);"
+        " SDR files: 1.0 = SDR white"
+    ),
+    "peak_nits": "peak_scene x 100 cd/m^2 (scene-linear 1.0, or SDR white, = 100 cd/m^2)",
     "dynamic_range_stops": (
         f"log2(P{DEFAULT_HIGH_PERCENTILE:g} / P{DEFAULT_LOW_PERCENTILE:g}) of the positive luminance values"
     ),
@@ -35,12 +41,16 @@ def summarize(path: Path | str, *, keep_pixels: bool = False) -> dict[str, Any] 
 
     Returns a JSON-safe dict; with ``keep_pixels`` also the float32 pixels (for a preview).
     """
-    from hdr_mcp.color import luminance
+    from hdr_mcp.color import decode, luminance
     from hdr_mcp.io import read_image
 
     image = read_image(path)
     info = image.info
     pixels = image.pixels
+    if info.transfer != "linear":  # display code values -> the linear light they describe
+        pixels = decode(pixels, info.transfer)
+        if pixels.shape[-1] in (2, 4):  # alpha is coverage, not light: keep it as stored
+            pixels[..., -1] = image.pixels[..., -1]
     color = pixels[..., :3] if pixels.shape[-1] >= 3 else pixels[..., :1]
     finite = np.isfinite(color)
     nan_count = int(np.count_nonzero(np.isnan(color)))
@@ -53,10 +63,10 @@ def summarize(path: Path | str, *, keep_pixels: bool = False) -> dict[str, Any] 
         "min": float(values.min()) if values.size else None,
         "max": float(values.max()) if values.size else None,
         "mean": float(values.mean(dtype=np.float64)) if values.size else None,
-        "peak_luminance": float(lum.max()),
-        "peak_nits": float(lum.max()) * 100.0,
-        "dynamic_range_stops": float(dynamic_range_stops(lum)),
-        "fraction_above_1": float(np.mean(clean.max(axis=-1) > 1.0)),
+        "peak_scene": float(lum.max()) if values.size else None,
+        "peak_nits": float(lum.max()) * 100.0 if values.size else None,
+        "dynamic_range_stops": float(dynamic_range_stops(lum)) if values.size else None,
+        "fraction_above_1": float(np.mean(clean.max(axis=-1) > 1.0)) if values.size else None,
         "negative_count": int(np.count_nonzero(values < 0)),
         "nan_count": nan_count,
         "inf_count": inf_count,
@@ -85,7 +95,8 @@ def render_summary(summary: dict[str, Any], console: Any) -> None:
 
     head = (
         f"{summary['path']}\n{summary['width']}x{summary['height']} {summary['file_format'].upper()} "
-        f"{','.join(summary['channels'])} {summary['dtype']}  colour space: {summary['colorspace'] or 'untagged'}"
+        f"{','.join(summary['channels'])} {summary['dtype']} ({summary['bit_depth']} bit)"
+        f"  transfer: {summary['transfer']}  colour space: {summary['colorspace'] or 'untagged'}"
         f"  compression: {summary['compression'] or '-'}"
     )
     table = Table(title=head, title_justify="left")

@@ -13,13 +13,13 @@ Units, end to end (defaults in brackets):
 2. Relative SDR display light ``E``, BT.709 primaries: the sRGB EOTF (IEC 61966-2-1, the
    piecewise curve, :func:`hdr_mcp.color.decode` ``"srgb"``) or BT.1886 (Rec. ITU-R BT.1886
    Annex 1 with zero black level: ``E = V ** 2.4``) [``transfer="srgb"``]. SDR white = 1.0.
-3. HDR display light in cd/m^2: the operator maps SDR white to ``target_peak`` [1000] and puts
+3. HDR display light in cd/m^2: the operator maps SDR white to ``target_peak_nits`` [1000] and puts
    its reference white on ``diffuse_white * nits_per_unit`` cd/m^2 [1.0 * 100]. For
    ``bt2446c`` the Report BT.2446-1 curve is used in units scaled so its 203 cd/m^2 (BT.2408)
    reference white lands there; ``diffuse_white=2.03`` (203 cd/m^2) with
-   ``target_peak=1000`` is exactly the Report's operating point.
+   ``target_peak_nits=1000`` is exactly the Report's operating point.
 4. Scene-linear = cd/m^2 / ``nits_per_unit``: reference white lands on ``diffuse_white``,
-   SDR white on ``target_peak / nits_per_unit`` [10.0], and metrics or a PQ encode given the
+   SDR white on ``target_peak_nits / nits_per_unit`` [10.0], and metrics or a PQ encode given the
    same ``nits_per_unit`` recover the display luminances. With the defaults SDR 18 % grey
    becomes 0.137 (BT.2408 puts the grey card at 26/203 = 0.128 of reference white; mid-tones
    of SDR sit lower than in a naive linearisation because SDR white is a compressed
@@ -39,32 +39,33 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from hdr_mcp.errors import InvalidArgument, UnsupportedFile
+from hdr_mcp.params import parse
+from hdr_mcp.params.sdr_to_hdr import MAX_PEAK_NITS, SdrToHdrParams
+from hdr_mcp.vocabulary import SDR_TO_HDR_METHODS, SDR_TRANSFERS
 
 if TYPE_CHECKING:
     from hdr_mcp.jobs.context import JobContext
 
-__all__ = ["METHODS", "TRANSFERS", "SdrToHdrParams", "check_inputs", "convert", "run"]
+__all__ = ["METHODS", "OWNED_FILES", "TRANSFERS", "check_inputs", "convert", "run"]
 
 #: Implemented conversion methods.
-METHODS: tuple[str, ...] = ("classical",)
+METHODS: tuple[str, ...] = SDR_TO_HDR_METHODS
 #: SDR transfer functions used to linearise code values.
-TRANSFERS: tuple[str, ...] = ("srgb", "bt1886")
-#: Largest display luminance BT.2100 PQ can signal, cd/m^2.
-MAX_PEAK_NITS = 10000.0
+TRANSFERS: tuple[str, ...] = SDR_TRANSFERS
 #: Frame rate of the preview MP4 for image sequences (videos keep their own).
 SEQUENCE_FPS = 24.0
 #: Longest side of previews, pixels.
 PREVIEW_SIZE = 512
 EXR_PATTERN = "frame_%05d.exr"
+#: Files this method writes in its output folder (``overwrite`` removes exactly these).
+OWNED_FILES = ("frame_*.exr", "preview.png", "preview.mp4")
 _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 # Transfer characteristics of video that is already HDR or linear (FFmpeg names).
 _HDR_TRC = {"smpte2084": "PQ", "arib_std_b67": "HLG", "linear": "linear"}
@@ -95,16 +96,24 @@ class _Source:
             "fps": self.fps,
         }
 
-    def frames(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray, str]]:
-        """Yield ``(index, float32 (H, W, 3) code values, source file)``, start <= index < stop."""
+    def frames(
+        self, start: int, stop: int, skip: Callable[[int], np.ndarray | None] = lambda i: None
+    ) -> Iterator[tuple[int, np.ndarray | None, str, np.ndarray | None]]:
+        """Yield ``(index, float32 (H, W, 3) code values, source file, done)`` for
+        start <= index < stop. ``skip(index)`` returns a finished frame's stored pixels (then the
+        source frame is not read: ``codes`` is None) or None."""
         if self.kind == "video":
             from hdr_mcp.io.video import iter_frames
 
+            # A video decodes in order either way; finished frames are decoded and dropped.
             for index, codes in enumerate(iter_frames(self.path, start, stop), start):
-                yield index, codes, self.path
+                done = skip(index)
+                yield index, (codes if done is None else None), self.path, done
             return
         for index in range(start, stop):
-            yield index, self._read_image(self.files[index]), str(self.files[index])
+            done = skip(index)
+            codes = self._read_image(self.files[index]) if done is None else None
+            yield index, codes, str(self.files[index]), done
 
     def _read_image(self, path: Path) -> np.ndarray:
         from hdr_mcp.io import read_image
@@ -213,22 +222,7 @@ def _open_source(input: Any) -> _Source:
 # -- parameters --------------------------------------------------------------------------------
 
 
-def _positive(argument: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
-        raise InvalidArgument(argument, value, "must be a positive finite number")
-    return float(value)
-
-
-def _choice(argument: str, value: Any, choices: tuple[str, ...] | Any) -> str:
-    if value not in choices:
-        raise InvalidArgument(argument, value, f"choose one of: {', '.join(choices)}")
-    return value
-
-
-def _frame_range(start: Any, stop: Any, count: int) -> tuple[int, int]:
-    from hdr_mcp.io.sequence import check_frame_range
-
-    check_frame_range(start, stop)
+def _frame_range(start: int, stop: int | None, count: int) -> tuple[int, int]:
     if start >= count:
         raise InvalidArgument(
             "start", start, f"the input has {count} frame(s) (indices 0..{count - 1})"
@@ -246,118 +240,75 @@ def _frame_range(start: Any, stop: Any, count: int) -> tuple[int, int]:
 class _Plan:
     """Everything :func:`convert` needs, validated."""
 
+    params: SdrToHdrParams
     source: _Source
     output_dir: Path
     start: int
     stop: int
-    colorspace: str
-    compression: str
-    operator: str
-    transfer: str
-    target_peak: float
-    diffuse_white: float
-    nits_per_unit: float
-    preview: bool
     fps: float
     operator_params: dict[str, float]
 
     @property
     def reference_white_nits(self) -> float:
-        return self.diffuse_white * self.nits_per_unit
+        return self.params.diffuse_white * self.params.nits_per_unit
 
     def parameters(self) -> dict[str, Any]:
+        p = self.params
         return {
-            "method": "classical",
-            "operator": self.operator,
+            "method": p.method,
+            "operator": p.operator,
             "operator_params": self.operator_params,
-            "transfer": self.transfer,
-            "target_peak": self.target_peak,
-            "diffuse_white": self.diffuse_white,
-            "nits_per_unit": self.nits_per_unit,
+            "transfer": p.transfer,
+            "target_peak_nits": p.target_peak_nits,
+            "diffuse_white": p.diffuse_white,
+            "nits_per_unit": p.nits_per_unit,
             "reference_white_nits": self.reference_white_nits,
             "start": self.start,
             "stop": self.stop,
-            "colorspace": self.colorspace,
-            "compression": self.compression,
+            "colorspace": p.colorspace,
+            "compression": p.compression,
         }
 
 
-def check_inputs(
-    input: Any,
-    *,
-    method: str,
-    output_dir: Any,
-    start: Any,
-    stop: Any,
-    colorspace: str,
-    compression: str,
-    target_peak: Any,
-    diffuse_white: Any,
-    nits_per_unit: Any,
-    transfer: str,
-    operator: str,
-    preview: Any,
-    fps: Any,
-) -> _Plan:
-    """Validate every argument of :func:`convert` before any work; raise naming the first bad one.
-
-    Reads only headers (image headers of the first and last frame, the video container).
-    """
-    from hdr_mcp.color import colorspaces
-    from hdr_mcp.color.inverse_tonemap import OPERATORS, operator_parameters
-    from hdr_mcp.io import COMPRESSIONS
+def check_inputs(params: SdrToHdrParams) -> _Plan:
+    """Validate what the parameter model cannot check alone, before any work: the relation of
+    the luminance parameters, the output folder, and the input (headers only: the first and last
+    frame of a sequence, the video container). Raises naming the first bad argument."""
+    from hdr_mcp.color.inverse_tonemap import operator_parameters
     from hdr_mcp.io.exr import HALF_MAX
 
-    _choice("method", method, METHODS)
-    _choice("operator", operator, OPERATORS)
-    _choice("transfer", transfer, TRANSFERS)
-    _choice("colorspace", colorspace, colorspaces())
-    _choice("compression", compression, tuple(COMPRESSIONS))
-    diffuse_white = _positive("diffuse_white", diffuse_white)
-    nits_per_unit = _positive("nits_per_unit", nits_per_unit)
-    target_peak = _positive("target_peak", target_peak)
-    white_nits = diffuse_white * nits_per_unit
-    if not white_nits < target_peak <= MAX_PEAK_NITS:
+    p = params
+    white_nits = p.diffuse_white * p.nits_per_unit
+    if not white_nits < p.target_peak_nits <= MAX_PEAK_NITS:
         raise InvalidArgument(
-            "target_peak",
-            target_peak,
-            f"must be above the reference white "
-            f"diffuse_white * nits_per_unit = {white_nits:g} cd/m^2 and at most {MAX_PEAK_NITS:g}",
+            "target_peak_nits",
+            p.target_peak_nits,
+            f"must be above the reference white diffuse_white * nits_per_unit = "
+            f"{white_nits:g} cd/m^2 and at most {MAX_PEAK_NITS:g}",
         )
-    if target_peak / nits_per_unit > HALF_MAX:
+    if p.target_peak_nits / p.nits_per_unit > HALF_MAX:
         raise InvalidArgument(
             "nits_per_unit",
-            nits_per_unit,
-            f"target_peak / nits_per_unit = "
-            f"{target_peak / nits_per_unit:g} exceeds the half-float maximum {HALF_MAX:g}",
+            p.nits_per_unit,
+            f"target_peak_nits / nits_per_unit = {p.target_peak_nits / p.nits_per_unit:g} "
+            f"exceeds the half-float maximum {HALF_MAX:g}",
         )
-    if not isinstance(preview, bool):
-        raise InvalidArgument("preview", preview, "must be true or false")
-    if fps is not None:
-        fps = _positive("fps", fps)
-    if not isinstance(output_dir, (str, os.PathLike)) or str(output_dir) == "":
-        raise InvalidArgument("output_dir", output_dir, "expected a folder path")
-    out = Path(output_dir).expanduser().absolute()
+    if p.output_dir is None:
+        raise InvalidArgument("output_dir", None, "required: the folder for the EXR frames")
+    out = Path(p.output_dir).expanduser().absolute()
     if out.exists() and not out.is_dir():
-        raise InvalidArgument("output_dir", str(output_dir), "exists and is not a folder")
-    source = _open_source(input)
-    start, stop = _frame_range(start, stop, source.count)
+        raise InvalidArgument("output_dir", p.output_dir, "exists and is not a folder")
+    source = _open_source(p.input)
+    start, stop = _frame_range(p.start, p.stop, source.count)
     return _Plan(
+        params=p,
         source=source,
         output_dir=out,
         start=start,
         stop=stop,
-        colorspace=colorspace,
-        compression=compression,
-        operator=operator,
-        transfer=transfer,
-        target_peak=target_peak,
-        diffuse_white=diffuse_white,
-        nits_per_unit=nits_per_unit,
-        preview=preview,
-        fps=fps or source.fps or SEQUENCE_FPS,
+        fps=p.fps or source.fps or SEQUENCE_FPS,
         operator_params=operator_parameters(
-            operator, peak_nits=target_peak, reference_white_nits=white_nits
+            p.operator, peak_nits=p.target_peak_nits, reference_white_nits=white_nits
         ),
     )
 
@@ -376,42 +327,56 @@ def _linearise(codes: np.ndarray, transfer: str) -> np.ndarray:
 
 
 def _frame_to_scene(codes: np.ndarray, plan: _Plan) -> np.ndarray:
-    """One frame of SDR code values -> scene-linear lin_rec709 float32."""
+    """One frame of SDR code values -> scene-linear float16 in the output colour space."""
+    from hdr_mcp.color import convert_colorspace
     from hdr_mcp.color.inverse_tonemap import inverse_tonemap
 
+    p = plan.params
     # 2. linearise: code values -> relative SDR display light
-    display = _linearise(codes.astype(np.float32, copy=False), plan.transfer)
+    display = _linearise(codes.astype(np.float32, copy=False), p.transfer)
     # 3. inverse tone map: SDR display light -> HDR display light in cd/m^2
     nits = inverse_tonemap(
         display,
-        plan.operator,
-        peak_nits=plan.target_peak,
+        p.operator,
+        peak_nits=p.target_peak_nits,
         reference_white_nits=plan.reference_white_nits,
     )
     # 4. cd/m^2 -> scene-linear units (reference white lands on diffuse_white)
-    nits *= np.float32(1.0 / plan.nits_per_unit)
-    return nits
+    nits *= np.float32(1.0 / p.nits_per_unit)
+    # 5. output colour space
+    if p.colorspace != "lin_rec709":
+        nits = convert_colorspace(nits, "lin_rec709", p.colorspace)
+    # 6. what the EXR stores: half floats (peak and previews are read off these, so a resumed
+    #    run, which reads finished frames back, reports exactly what a fresh one does)
+    return nits.astype(np.float16)
 
 
 class _Previews:
-    """The preview MP4 (every frame) and PNG (one frame), both tone-mapped lin_rec709."""
+    """The preview MP4 (every frame) and PNG (the middle frame), tone-mapped from the stored
+    half-float frames viewed in lin_rec709."""
 
     def __init__(self, plan: _Plan) -> None:
         from hdr_mcp.io.video import VideoWriter
 
-        self.png = plan.output_dir / "preview.png" if plan.preview else None
-        self.png_index = plan.start + (plan.stop - plan.start - 1) // 2  # the middle frame
-        wants_video = plan.preview and plan.source.kind != "image"
+        p = plan.params
+        self.colorspace = p.colorspace
+        self.png = plan.output_dir / "preview.png" if p.preview else None
+        self.png_index = plan.start + (plan.stop - plan.start - 1) // 2
+        wants_video = p.preview and plan.source.kind != "image"
         self.video = VideoWriter(plan.output_dir / "preview.mp4", plan.fps) if wants_video else None
         self.png_written = False
 
-    def add(self, index: int, scene_rec709: np.ndarray) -> None:
+    def add(self, index: int, stored: np.ndarray) -> None:
         if self.png is None:
             return
-        from hdr_mcp.color import preview
+        from hdr_mcp.color import convert_colorspace, preview
+        from hdr_mcp.color.tonemap import downscale_area
         from hdr_mcp.io import write_png
 
-        thumbnail = preview(scene_rec709, max_size=PREVIEW_SIZE)
+        small = downscale_area(stored.astype(np.float32), PREVIEW_SIZE)
+        if self.colorspace != "lin_rec709":
+            small = convert_colorspace(small, self.colorspace, "lin_rec709")
+        thumbnail = preview(small, max_size=PREVIEW_SIZE)
         if self.video is not None:
             self.video.write(thumbnail)
         if index == self.png_index:
@@ -436,23 +401,25 @@ def _cancelled(done: int, total: int, output_dir: Path):
     )
 
 
+def _finished_frame(path: Path) -> np.ndarray | None:
+    """The pixels of a frame an earlier attempt finished (EXRs are written atomically, so a file
+    that exists and reads is complete), else None."""
+    from hdr_mcp.io import read_exr
+
+    if not path.is_file():
+        return None
+    try:
+        return read_exr(path).pixels[..., :3]
+    except (InvalidArgument, OSError):
+        return None
+
+
 def convert(
     input: str | os.PathLike[str],
     *,
-    method: str = "classical",
     output_dir: str | os.PathLike[str],
-    start: int = 0,
-    stop: int | None = None,
-    colorspace: str = "lin_rec709",
-    compression: str = "zip",
-    target_peak: float = 1000.0,
-    diffuse_white: float = 1.0,
-    nits_per_unit: float = 100.0,
-    transfer: str = "srgb",
-    operator: str = "bt2446c",
-    preview: bool = True,
-    fps: float | None = None,
     ctx: JobContext | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """Convert SDR footage to scene-linear half-float EXR frames plus tone-mapped previews.
 
@@ -462,44 +429,29 @@ def convert(
         One SDR image (PNG/JPEG/TIFF, 8 or 16 bit), a folder / printf (``f_%04d.png``) / hash /
         glob pattern of such frames (see :func:`hdr_mcp.io.sequence.list_frames`), or a video
         file (anything FFmpeg decodes; 8-16 bit). BT.709 primaries are assumed; alpha is dropped.
-    method
-        ``"classical"`` (inverse tone mapping, no weights).
     output_dir
         Folder for ``frame_%05d.exr``, ``preview.mp4`` and ``preview.png``; created if missing.
-        Existing files of those names are replaced.
-    start, stop
-        Frame range, 0-based, ``stop`` exclusive (``None``: to the end).
-    colorspace
-        Scene-linear colour space of the EXRs (:func:`hdr_mcp.color.colorspaces`).
-    compression
-        EXR compression (:data:`hdr_mcp.io.COMPRESSIONS`).
-    target_peak
-        HDR luminance of SDR white in cd/m^2, above ``diffuse_white * nits_per_unit`` and at most
-        10000.
-    diffuse_white
-        Scene-linear value of the operator's reference (diffuse) white.
-    nits_per_unit
-        cd/m^2 per scene-linear unit (1.0 = 100 cd/m^2 by default, like the metrics and PQ).
-    transfer
-        SDR EOTF: ``"srgb"`` (IEC 61966-2-1) or ``"bt1886"`` (gamma 2.4).
-    operator
-        ``"bt2446c"`` (Report ITU-R BT.2446-1 Method C) or ``"power"``
-        (:mod:`hdr_mcp.color.inverse_tonemap`).
-    preview
-        Write ``preview.png`` (middle frame) and, for sequences and videos, ``preview.mp4``.
-    fps
-        Preview frame rate; default: the video's, 24 for sequences.
+        One that already holds files is refused unless ``overwrite=True`` (which removes the
+        files this method writes, :data:`OWNED_FILES`, first).
     ctx
-        Job context for progress and cancellation (``None``: neither).
+        Job context for progress, cancellation and resumption (``None``: none of them). A job
+        retried after its worker died finds its claim on ``output_dir`` in ``ctx.workdir`` and
+        keeps every frame the earlier attempt finished; the result is identical to an
+        uninterrupted run.
+    **options
+        The other fields of :class:`hdr_mcp.params.sdr_to_hdr.SdrToHdrParams` (method, start,
+        stop, colorspace, compression, target_peak_nits, diffuse_white, nits_per_unit,
+        transfer, operator, preview, fps, overwrite), validated by that model.
 
     Returns
     -------
-    JSON-safe dict: ``frames`` (written), ``output_dir``, ``exr_paths`` (the first and the last
-    EXR written; one path for one frame), ``exr_pattern`` (``output_dir/frame_%05d.exr``,
-    numbered by source frame index), ``exr_count``, ``preview_png``, ``preview_mp4`` (paths or
-    None), ``colorspace``, ``peak`` (largest value written), ``nits_per_unit``, ``input`` (what
-    was read),
-    ``parameters`` (everything that decided the result, also stored in each EXR header).
+    JSON-safe dict: ``frames`` (converted), ``resumed_frames`` (kept from an earlier attempt),
+    ``output_dir``, ``exr_paths`` (the first and the last EXR; one path for one frame),
+    ``exr_pattern`` (``output_dir/frame_%05d.exr``, numbered by source frame index),
+    ``exr_count``, ``preview_png``, ``preview_mp4`` (paths or None), ``colorspace``,
+    ``peak_scene`` (largest value written), ``peak_nits`` (``peak_scene * nits_per_unit``),
+    ``nits_per_unit``, ``input`` (what was read), ``parameters`` (everything that decided the
+    result, also stored in each EXR header).
 
     Raises
     ------
@@ -509,70 +461,68 @@ def convert(
     hdr_mcp.jobs.context.JobCancelled
         ``ctx.should_stop()`` became true; finished frames stay.
     """
-    from hdr_mcp.color import convert_colorspace
-    from hdr_mcp.io import ExrSequenceWriter
+    from hdr_mcp.outputs import claim_output_dir, created_folder
 
     # 1. validate everything before any work
-    plan = check_inputs(
-        input,
-        method=method,
-        output_dir=output_dir,
-        start=start,
-        stop=stop,
-        colorspace=colorspace,
-        compression=compression,
-        target_peak=target_peak,
-        diffuse_white=diffuse_white,
-        nits_per_unit=nits_per_unit,
-        transfer=transfer,
-        operator=operator,
-        preview=preview,
-        fps=fps,
+    params = parse(SdrToHdrParams, {"input": str(input), "output_dir": str(output_dir), **options})
+    plan = check_inputs(params)
+    resuming = claim_output_dir(
+        "output_dir", plan.output_dir, overwrite=params.overwrite, owned=OWNED_FILES,
+        workdir=ctx.workdir if ctx is not None else None,
     )
-    parameters = plan.parameters()
-    total = plan.stop - plan.start
     if ctx is not None:
         ctx.log(
-            f"sdr_to_hdr: {plan.source.kind} {plan.source.path}, "
-            f"frames {plan.start}..{plan.stop - 1}, {json.dumps(parameters)}"
+            f"sdr_to_hdr: {plan.source.kind} {plan.source.path}, frames {plan.start}.."
+            f"{plan.stop - 1}{' (resuming)' if resuming else ''}, {json.dumps(plan.parameters())}"
         )
-    plan.output_dir.mkdir(parents=True, exist_ok=True)
+    with created_folder(plan.output_dir):
+        return _convert_frames(plan, ctx, resuming)
+
+
+def _convert_frames(plan: _Plan, ctx: JobContext | None, resuming: bool) -> dict[str, Any]:
+    from hdr_mcp.io import ExrSequenceWriter
+
+    p = plan.params
+    parameters = plan.parameters()
+    total = plan.stop - plan.start
     # write_exr adds hdr_mcp/version (the tool version) itself.
     metadata = {
-        "hdr_mcp/method": "classical",
-        "hdr_mcp/operator": plan.operator,
+        "hdr_mcp/method": p.method,
+        "hdr_mcp/operator": p.operator,
         "hdr_mcp/parameters": json.dumps(parameters),
-        "hdr_mcp/nits_per_unit": plan.nits_per_unit,
+        "hdr_mcp/nits_per_unit": p.nits_per_unit,
         "hdr_mcp/source": plan.source.path,
     }
     exr = ExrSequenceWriter(
-        plan.output_dir,
-        EXR_PATTERN,
-        colorspace=plan.colorspace,
-        compression=plan.compression,
+        plan.output_dir, EXR_PATTERN, colorspace=p.colorspace, compression=p.compression,
         metadata=metadata,
     )
     previews = _Previews(plan)
     peak = -math.inf
-    done = 0
-    frames = plan.source.frames(plan.start, plan.stop)
+    done = kept = 0
+    paths: list[Path] = []
+
+    def finished(index: int) -> np.ndarray | None:
+        return _finished_frame(exr.path_for(index)) if resuming else None
+
+    frames = plan.source.frames(plan.start, plan.stop, skip=finished)
     try:
-        for index, codes, source_file in frames:
+        for index, codes, source_file, stored in frames:
             if ctx is not None and ctx.should_stop():
                 raise _cancelled(done, total, plan.output_dir)
-            # 2.-4. linearise, expand, scale to scene-linear (lin_rec709)
-            scene = _frame_to_scene(codes, plan)
-            # 7. previews are tone-mapped from lin_rec709, before any gamut change
-            previews.add(index, scene)
-            # 5. output colour space
-            if plan.colorspace != "lin_rec709":
-                scene = convert_colorspace(scene, "lin_rec709", plan.colorspace)
-            # 6. EXR frame, numbered by its source index
-            frame_metadata: dict[str, Any] = {"hdr_mcp/source_frame": index}
-            if source_file != plan.source.path:  # a file of a sequence
-                frame_metadata["hdr_mcp/source_file"] = source_file
-            exr.write(scene, index=index, metadata=frame_metadata)
-            peak = max(peak, float(np.max(scene)))
+            if stored is None:
+                # 2.-6. linearise, expand, scale to scene-linear, output colour space
+                stored = _frame_to_scene(codes, plan)
+                # 7. EXR frame, numbered by its source index
+                frame_metadata: dict[str, Any] = {"hdr_mcp/source_frame": index}
+                if source_file != plan.source.path:  # a file of a sequence
+                    frame_metadata["hdr_mcp/source_file"] = source_file
+                exr.write(stored, index=index, metadata=frame_metadata)
+            else:
+                kept += 1
+            paths.append(exr.path_for(index))
+            previews.add(index, stored)
+            peak = max(peak, float(np.max(stored)))
             done += 1
             if ctx is not None:
                 ctx.progress(done, total, f"frame {index}")
@@ -587,18 +537,19 @@ def convert(
     finally:
         frames.close()  # releases the video file now, not at garbage collection
         exr.close()
-    paths = exr.paths
     return {
         "frames": done,
+        "resumed_frames": kept,
         "output_dir": str(plan.output_dir),
         # First and last only (a server links these); the rest follow exr_pattern.
-        "exr_paths": [str(p) for p in dict.fromkeys((paths[0], paths[-1]))],
+        "exr_paths": [str(path) for path in dict.fromkeys((paths[0], paths[-1]))],
         "exr_pattern": str(plan.output_dir / EXR_PATTERN),
         "exr_count": len(paths),
         **written_previews,
-        "colorspace": plan.colorspace,
-        "peak": peak,
-        "nits_per_unit": plan.nits_per_unit,
+        "colorspace": p.colorspace,
+        "peak_scene": peak,
+        "peak_nits": peak * p.nits_per_unit,
+        "nits_per_unit": p.nits_per_unit,
         "input": plan.source.describe(),
         "parameters": parameters,
     }
@@ -607,51 +558,12 @@ def convert(
 # -- job handler -------------------------------------------------------------------------------
 
 
-class SdrToHdrParams(BaseModel):
-    """Parameters of the ``sdr_to_hdr_video`` job (see :func:`convert` for the units)."""
+def run(params: SdrToHdrParams | dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Job handler for ``sdr_to_hdr_video``: validate ``params`` and call :func:`convert`.
 
-    model_config = ConfigDict(extra="forbid")
-
-    input: str = Field(description="SDR image, folder/pattern of frames, or video file.")
-    method: Literal["classical"] = Field(
-        "classical", description="Conversion method; 'classical' needs no weights."
-    )
-    output_dir: str | None = Field(
-        None, description="Output folder; default: the job's working directory."
-    )
-    start: int = Field(0, ge=0, description="First frame index (0-based).")
-    stop: int | None = Field(
-        None, ge=1, description="Stop before this frame index; None: to the end."
-    )
-    colorspace: str = Field(
-        "lin_rec709", description="Scene-linear colour space of the EXR frames."
-    )
-    compression: str = Field("zip", description="EXR compression.")
-    target_peak: float = Field(
-        1000.0, gt=0, le=MAX_PEAK_NITS, description="HDR luminance of SDR white, cd/m^2."
-    )
-    diffuse_white: float = Field(
-        1.0, gt=0, description="Scene-linear value of reference (diffuse) white."
-    )
-    nits_per_unit: float = Field(100.0, gt=0, description="cd/m^2 per scene-linear unit.")
-    transfer: Literal["srgb", "bt1886"] = Field(
-        "srgb", description="SDR EOTF used to linearise code values."
-    )
-    operator: Literal["bt2446c", "power"] = Field(
-        "bt2446c", description="Inverse tone-mapping operator."
-    )
-    preview: bool = Field(True, description="Write preview.png and preview.mp4.")
-    fps: float | None = Field(
-        None, gt=0, description="Preview MP4 frame rate; default: the source's, 24 for frames."
-    )
-
-
-def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-    """Job handler for ``sdr_to_hdr_video``: validate ``params`` and call :func:`convert`."""
-    try:
-        parsed = SdrToHdrParams.model_validate(params)
-    except ValidationError as e:
-        raise InvalidArgument.from_validation_error(e) from e
-    values = parsed.model_dump()
+    The caller (MCP server, CLI) has chosen ``output_dir``; without one the job writes into its
+    working directory.
+    """
+    values = parse(SdrToHdrParams, params).model_dump()
     values["output_dir"] = values["output_dir"] or ctx.workdir
     return convert(values.pop("input"), ctx=ctx, **values)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hmac
 import os
+import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,23 @@ def run_server(
         # DNS-rebinding protection only knows loopback names; with a token every request is
         # authenticated, so the Host check is relaxed for the address we bind.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    _check_port_free(host, port)
     app = build_server(config).streamable_http_app(host=host, transport_security=security)
     asgi = BearerTokenMiddleware(app, token) if token else app
+    shown = f"[{host}]" if ":" in host else host
+    sys.stderr.write(f"hdr-mcp: serving MCP (streamable HTTP) at http://{shown}:{port}/mcp"
+                     f"{' (bearer token required)' if token else ''}; Ctrl-C to stop\n")
     uvicorn.run(asgi, host=host, port=port, log_level="warning")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """An :class:`InvalidArgument` naming ``port`` when another process listens on it (uvicorn
+    would print its own message and exit 3)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise InvalidArgument("port", port, f"cannot listen on {host}:{port}: {e.strerror}; "
+                                  "pass another --port") from None

@@ -17,13 +17,11 @@ from typing import Literal
 from urllib.parse import unquote, urlparse
 
 from hdr_mcp.errors import InvalidArgument
+from hdr_mcp.params.jobs import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS
 
 WorkerMode = Literal["spawn", "thread", "none"]
 
-#: Longest a tool call blocks before it hands back a job handle. Clients such as Claude Code
-#: give up on a call after about two minutes, so stay well below that.
-MAX_WAIT_SECONDS = 110.0
-DEFAULT_WAIT_SECONDS = 60.0
+__all__ = ["DEFAULT_WAIT_SECONDS", "MAX_WAIT_SECONDS", "ServerConfig", "WorkerMode"]
 
 
 def _split_roots(value: str | None) -> list[Path]:
@@ -78,9 +76,10 @@ class ServerConfig:
     ) -> ServerConfig:
         """Build a configuration from arguments, falling back to ``HDR_MCP_*`` variables."""
         from hdr_mcp.jobs.store import default_home
+        from hdr_mcp.outputs import default_output_root
 
         home = Path(home) if home else default_home()
-        output = output_dir or os.environ.get("HDR_MCP_OUTPUT") or home / "outputs"
+        output = output_dir or default_output_root(home)
         roots = list(roots or []) or _split_roots(os.environ.get("HDR_MCP_ROOTS"))
         return cls(home=home, output_dir=Path(output), roots=roots, worker=worker)
 
@@ -122,7 +121,9 @@ class ServerConfig:
                 raise InvalidArgument(argument, value, f"{resolved} is not a directory")
         return resolved
 
-    def resolve_input(self, argument: str, value: str) -> Path:
+    def resolve_input(
+        self, argument: str, value: str, suffixes: frozenset[str] | None = None
+    ) -> Path:
         """An input that is a file, a folder of frames, or a printf/hash/glob frame pattern.
 
         A pattern's folder is resolved like any path. For a folder or a pattern every frame it
@@ -143,7 +144,7 @@ class ServerConfig:
 
         with _os_errors(argument, value):
             try:
-                frames = list_frames(path)
+                frames = list_frames(path, suffixes) if suffixes else list_frames(path)
             except InvalidArgument as e:
                 raise InvalidArgument(argument, value, e.reason) from e
         for frame in frames:

@@ -70,7 +70,8 @@ async def _drive(out: Path, truth: Path, plate: Path, log: Any) -> dict[str, Any
             log.print(f"sdr_to_hdr_video({plate.name}, method='classical')")
         converted = await client.call_tool(
             "sdr_to_hdr_video",
-            {"input": str(plate), "output_dir": str(out / "hdr"), "target_peak": TARGET_PEAK, "wait_seconds": 110},
+            {"input": str(plate), "output_dir": str(out / "hdr"), "target_peak_nits": TARGET_PEAK,
+             "wait_seconds": 110},
             progress_callback=progress,
         )
         conversion = _result(converted, "sdr_to_hdr_video")
@@ -109,9 +110,29 @@ def _result(call: Any, tool: str) -> dict[str, Any]:
     return view["result"]
 
 
-def run_demo(out: Path, log: Any = None) -> dict[str, Any]:
-    """Run the demo in ``out`` (created) and return paths and metrics (JSON-safe)."""
+#: What the demo writes in its folder (``overwrite`` removes exactly these first).
+OWNED = ("ground_truth.exr", "sdr_plate.png", "hdr", "evaluation", ".hdr-mcp")
+
+
+def run_demo(out: Path, *, overwrite: bool = False, log: Any = None) -> dict[str, Any]:
+    """Run the demo in ``out`` (created) and return paths and metrics (JSON-safe).
+
+    A folder that already holds files is refused unless ``overwrite``; then the files of an
+    earlier demo are removed first.
+    """
+    import shutil
+
+    from hdr_mcp.outputs import refuse_nonempty
+
     out = Path(out).expanduser().resolve()
+    if overwrite:
+        for name in OWNED:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    refuse_nonempty("output_dir", out)
     out.mkdir(parents=True, exist_ok=True)
     truth, plate = make_inputs(out)
     if log is not None:

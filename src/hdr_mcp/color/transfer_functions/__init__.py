@@ -143,7 +143,7 @@ def encoding(name: str) -> Encoding:
     """
     key = name.strip().lower() if isinstance(name, str) else None
     if key not in ENCODINGS:
-        raise InvalidArgument("name", name, f"unknown encoding; valid: {', '.join(ENCODINGS)}")
+        raise InvalidArgument("encoding", name, f"unknown encoding; valid: {', '.join(ENCODINGS)}")
     return ENCODINGS[key]
 
 

@@ -1,0 +1,428 @@
+"""``hdr-mcp`` command line. With no command it serves MCP over stdio.
+
+A tool's CLI command is its MCP name with dashes (``sdr_to_hdr_video`` -> ``hdr-mcp
+sdr-to-hdr-video``) and its options are the tool's arguments with dashes, built from the same
+parameter model (:mod:`hdr_mcp.params`). Every command that takes ``--json`` prints exactly
+one JSON object on stdout and nothing else; progress bars and messages go to stderr. Errors a
+user can cause print one line (``error: argument=value: reason``) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from hdr_mcp import __version__
+from hdr_mcp.cli.build import params_command, user_errors
+from hdr_mcp.errors import InvalidArgument
+from hdr_mcp.jobs.kinds import JobKind, kinds
+from hdr_mcp.params.files import DecodeParams, EncodeParams, InspectParams
+from hdr_mcp.params.jobs import CancelJobParams, GetJobParams, ListJobsParams
+
+app = typer.Typer(
+    name="hdr-mcp",
+    help="Scene-referred linear HDR (OpenEXR) from diffusion models, served over MCP. "
+    "With no command, serves MCP over stdio (what an MCP client starts).",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+jobs_app = typer.Typer(help="Old spelling of get-job / list-jobs / cancel-job.", hidden=True,
+                       rich_markup_mode=None)
+app.add_typer(jobs_app, name="jobs", hidden=True)
+
+HomeOption = Annotated[
+    Optional[Path],  # noqa: UP045 (typer reads typing.Optional)
+    typer.Option("--home", help="Data folder of the job store. Default: $HDR_MCP_HOME or the "
+                 "user data folder (~/.local/share/hdr-mcp on Linux)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
+OutputDirOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--output-dir", help="Output folder. Default: $HDR_MCP_OUTPUT or <home>/outputs."),
+]
+
+def _json_param() -> Any:
+    import inspect
+
+    return inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=False,
+                             annotation=JsonOption)
+
+
+def _home_param() -> Any:
+    import inspect
+
+    return inspect.Parameter("home", inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=HomeOption)
+
+
+def _stderr():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _stdout():
+    """Where human-readable results go (``--json`` output bypasses rich)."""
+    from rich.console import Console
+
+    return Console()
+
+
+def _emit(data: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, default=str, allow_nan=False) + "\n")
+    else:
+        render(data)
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    _stdout().print_json(data=data, default=str)
+
+
+@contextmanager
+def _progress_context(description: str) -> Iterator[Any]:
+    """A LocalContext (scratch workdir) whose progress drives a rich progress bar on stderr."""
+    import tempfile
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from hdr_mcp.jobs.context import LocalContext
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=_stderr(),
+        transient=True,  # the bar goes when the work ends; results and errors stay readable
+    )
+    task = progress.add_task(description, total=None, note="")
+
+    def on_progress(done: float, total: float | None, message: str = "") -> None:
+        if not progress.live.is_started:  # no bar until work starts: errors stay one line
+            progress.start()
+        progress.update(task, completed=done, total=total, note=message)
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="hdr-mcp-") as scratch:
+            yield LocalContext(scratch, on_progress=on_progress)
+    finally:
+        if progress.live.is_started:  # stopping a bar that never started prints a blank line
+            progress.stop()
+
+
+# -- serving -----------------------------------------------------------------------------------
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"hdr-mcp {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Run `hdr-mcp` with no command to serve MCP over stdio (what an MCP client starts)."""
+    if ctx.invoked_subcommand is None:
+        if sys.stdin.isatty():
+            sys.stderr.write(
+                "hdr-mcp: serving MCP over stdio, waiting for an MCP client on stdin (Ctrl-C to "
+                "stop).\nMCP clients start this themselves; commands: hdr-mcp --help\n"
+            )
+        serve()
+
+
+@app.command()
+def serve(
+    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at /mcp instead of "
+                                       "stdio.")] = False,
+    host: Annotated[str, typer.Option(help="HTTP bind address. Non-loopback needs "
+                                      "HDR_MCP_TOKEN.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8765,
+    root: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option("--root", help="Allowed root for path arguments (repeatable). Default: "
+                     "$HDR_MCP_ROOTS or the working folder."),
+    ] = None,
+    output_dir: OutputDirOption = None,
+    output_old: Annotated[Optional[Path], typer.Option("--output", hidden=True)] = None,  # noqa: UP045
+    home: HomeOption = None,
+    worker: Annotated[str, typer.Option(help="How jobs run: spawn (a detached worker process), "
+                                        "thread (inside the server) or none (queue only).")] = "spawn",
+    no_worker: Annotated[bool, typer.Option("--no-worker", hidden=True)] = False,
+) -> None:
+    """Serve the MCP tools (stdio by default)."""
+    with user_errors():
+        from hdr_mcp.server import run_server
+
+        run_server(
+            http=http,
+            host=host,
+            port=port,
+            roots=root,
+            output_dir=output_old or output_dir,
+            home=home,
+            worker="none" if no_worker else worker,  # type: ignore[arg-type]
+        )
+
+
+@app.command("worker")
+def worker_cmd(
+    home: HomeOption = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Exit when the queue is empty.")] = False,
+    worker_id: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Name of this worker (default: a fresh w_... id).")] = None,
+) -> None:
+    """Run a job worker (one per GPU: set CUDA_VISIBLE_DEVICES per worker)."""
+    with user_errors():
+        import logging
+
+        from hdr_mcp.jobs.worker import run_worker
+
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(message)s")
+        run_worker(home=home, burst=burst, worker_id=worker_id)
+
+
+@app.command("mcp-config")
+def mcp_config(
+    root: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--root", help="Allowed root (repeatable). Default: the working folder.")] = None,
+    output_dir: OutputDirOption = None,
+    launcher: Annotated[str, typer.Option(help="this-install: this install's hdr-mcp by "
+                                          "absolute path; uvx: uvx from the package index.")]
+    = "this-install",
+) -> None:
+    """Print an `mcpServers` JSON block (Cursor, Claude Desktop, .mcp.json) for this machine,
+    with absolute paths only: MCP clients start servers with a reduced environment."""
+    with user_errors():
+        from hdr_mcp.server.client_config import client_config
+
+        data = client_config(roots=root, output_dir=output_dir, launcher=launcher)
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def _inspect(params: InspectParams, as_json: bool) -> None:
+    from hdr_mcp.metrics.summary import render_summary, summarize
+
+    summary = summarize(params.path)
+    _emit(summary, as_json, lambda s: render_summary(s, _stdout()))
+
+
+params_command(app, InspectParams, _inspect, name="inspect-hdr", aliases=("inspect",),
+               help="Resolution, channels, transfer, colour space, statistics (on linear light) "
+               "and metadata of an image.", extra=[_json_param()])
+
+
+def _encode(params: EncodeParams, as_json: bool) -> None:
+    from hdr_mcp.io.convert import encode_file
+
+    info = encode_file(params)
+    _emit(info, as_json, lambda d: _stderr().print(
+        f"wrote {d['output']} ({d['encoding']}, {d['format']}, codes {d['code_min']:.4g}.."
+        f"{d['code_max']:.4g})"))
+
+
+def _decode(params: DecodeParams, as_json: bool) -> None:
+    from hdr_mcp.io.convert import decode_file
+
+    info = decode_file(params)
+    _emit(info, as_json, lambda d: _stderr().print(
+        f"wrote {d['output']} (scene-linear, {d['dtype']}, max {d['max']:.4g})"))
+
+
+params_command(app, EncodeParams, _encode, name="encode", extra=[_json_param()],
+               help="Encode scene-linear light (EXR/.hdr) with a transfer curve into code values "
+               "(16-bit PNG/TIFF, or a float EXR tagged with its encoding).")
+params_command(app, DecodeParams, _decode, name="decode", extra=[_json_param()],
+               help="Decode curve code values back to a scene-linear EXR.")
+
+
+# -- job kinds: each is an MCP tool and a command ------------------------------------------------
+
+#: Old spellings of commands, kept hidden for one release (docs/vocabulary.md).
+COMMAND_ALIASES = {"sdr_to_hdr_video": ("sdr-to-hdr",)}
+
+
+def _render_evaluation(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"evaluate (nits_per_unit={result.get('nits_per_unit')})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    non_finite = result.get("non_finite") or {}
+    for name, value in result["metrics"].items():
+        if value is None:
+            shown = non_finite.get(f"metrics.{name}", "n/a")
+        else:
+            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        table.add_row(name, shown)
+    console = _stdout()
+    console.print(table)
+    for key in ("report_json", "report_png", "preview_png"):
+        if result.get(key):
+            console.print(f"{key}: {result[key]}")
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], None]] = {"evaluate": _render_evaluation}
+
+
+def _run_kind(kind: JobKind) -> Callable[..., None]:
+    """Run a job kind in this process, with a progress bar; outputs default to a new folder in
+    the output directory, as on the MCP server."""
+
+    def run(params: Any, as_json: bool) -> None:
+        from hdr_mcp.outputs import default_output_root, output_name
+
+        if "output_dir" in type(params).model_fields and params.output_dir is None:
+            folder = default_output_root() / output_name(kind.name)
+            params = params.model_copy(update={"output_dir": str(folder)})
+        with _progress_context(kind.command) as ctx:
+            result = kind.handler()(params, ctx)
+        _emit(result, as_json, RENDERERS.get(kind.name, _print_json))
+
+    return run
+
+
+def _add_kind_commands() -> None:
+    for kind in kinds().values():
+        if kind.params is not None:
+            params_command(app, kind.params, _run_kind(kind), name=kind.command,
+                           aliases=COMMAND_ALIASES.get(kind.name, ()), help=kind.description,
+                           extra=[_json_param()])
+
+
+_add_kind_commands()
+
+
+# -- jobs --------------------------------------------------------------------------------------
+
+
+def _store(home: Path | None):
+    """The job store in ``home``; an error naming ``home`` when none exists there (a typo must
+    not create a new, empty store)."""
+    from hdr_mcp.jobs.store import JobStore, default_home
+
+    folder = Path(home).expanduser() if home is not None else default_home()
+    if not (folder / "jobs.sqlite3").is_file():
+        raise InvalidArgument("home", str(folder), "holds no job store (jobs.sqlite3); give the "
+                              "folder the server uses (its --home or $HDR_MCP_HOME)")
+    return JobStore(folder)
+
+
+def _view(job: Any) -> dict[str, Any]:
+    from hdr_mcp.jobs.view import job_view
+
+    return job_view(job).model_dump(mode="json")
+
+
+def _list_jobs(params: ListJobsParams, as_json: bool, home: Path | None) -> None:
+    jobs = _store(home).list(status=params.status, kind=params.kind, limit=params.limit)
+    data = {"jobs": [_view(j) for j in jobs]}
+
+    def render(d: dict[str, Any]) -> None:
+        from rich.table import Table
+
+        table = Table()
+        for col in ("job_id", "kind", "status", "progress", "created_at", "message"):
+            table.add_column(col)
+        for j in d["jobs"]:
+            total = f"/{j['total']:g}" if j.get("total") else ""
+            table.add_row(j["job_id"], j["kind"], j["status"], f"{j['progress']:g}{total}",
+                          j["created_at"], j.get("message") or "")
+        _stdout().print(table)
+
+    _emit(data, as_json, render)
+
+
+def _get_job(params: GetJobParams, as_json: bool, home: Path | None) -> None:
+    store = _store(home)
+    if params.wait_seconds > 0:
+        store.wait(params.job_id, params.wait_seconds)
+    data = _view(store.get(params.job_id))
+    data["log"] = [e.model_dump() for e in store.logs(params.job_id)]
+    _emit(data, as_json, _print_json)
+
+
+def _cancel_job(params: CancelJobParams, as_json: bool, home: Path | None) -> None:
+    job = _store(home).cancel(params.job_id)
+    data = _view(job)
+    _emit(data, as_json, lambda d: _stderr().print(
+        f"job {d['job_id']}: {d['status']}"
+        + (" (stop requested)" if job.cancel_requested and not job.finished else "")))
+
+
+for _app, _names in ((app, {"list": "list-jobs", "get": "get-job", "cancel": "cancel-job"}),
+                     (jobs_app, {"list": "list", "get": "show", "cancel": "cancel"})):
+    _hidden = _app is jobs_app
+    params_command(_app, ListJobsParams, _list_jobs, name=_names["list"], help="Recent jobs, "
+                   "newest first.", extra=[_json_param(), _home_param()])
+    params_command(_app, GetJobParams, _get_job, name=_names["get"], help="One job with its "
+                   "result and log (waits up to --wait-seconds).",
+                   extra=[_json_param(), _home_param()])
+    params_command(_app, CancelJobParams, _cancel_job, name=_names["cancel"],
+                   help="Cancel a queued job, or ask a running one to stop.",
+                   extra=[_json_param(), _home_param()])
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    output_dir: Annotated[Path, typer.Option("--output-dir", help="Folder for the demo's files.")]
+    = Path("hdr-mcp-demo"),
+    out_old: Annotated[Optional[Path], typer.Option("--out", hidden=True)] = None,  # noqa: UP045
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the files of an "
+                                            "earlier demo in --output-dir.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the whole loop with no GPU and no downloads: MCP client -> SDR->HDR -> evaluate."""
+    with user_errors():
+        from hdr_mcp.server.demo import run_demo
+
+        result = run_demo(out_old or output_dir, overwrite=overwrite, log=_stderr())
+        _emit(result, as_json, _render_demo)
+
+
+def _render_demo(result: dict[str, Any]) -> None:
+    console = _stdout()
+    evaluation = result["evaluation"]
+    _render_evaluation(evaluation)
+    truth = (evaluation.get("reference_metrics") or {}).get("peak_nits")
+    if truth is not None:
+        console.print(
+            f"ground truth peak {truth:.4g} cd/m^2, recovered peak "
+            f"{evaluation['metrics']['peak_nits']:.4g} cd/m^2: the SDR plate clipped everything "
+            "above SDR white, which no inverse tone map can bring back."
+        )
+    for key in ("ground_truth", "sdr_plate", "exr", "preview"):
+        console.print(f"{key + ':':14}{result[key]}")
+    console.print(f"{'report:':14}{evaluation['report_png']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    app(args=argv, prog_name="hdr-mcp")

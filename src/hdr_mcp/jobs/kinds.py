@@ -1,0 +1,214 @@
+"""Job kinds, each declared once: name, parameter model, handler, and how it may run.
+
+A :class:`JobKind` is all the MCP server, the CLI and the worker know about a kind of work:
+
+- ``params``: the pydantic model (:mod:`hdr_mcp.params`) that gives the MCP tool's schema,
+  the CLI command's options and the handler's validation;
+- ``run``: ``"module:function"``, imported only by the worker the first time it runs one, so the
+  server lists and validates kinds without importing torch;
+- ``resumable``, ``max_attempts``, ``timeout_s``, ``device``: what the job store and workers do
+  when a worker dies, how long a job may run, and which workers can take it.
+
+The handler is called as ``run(params, ctx)`` with ``params`` an instance of the model (a plain
+dict for kinds declared without one) and ``ctx`` a :class:`hdr_mcp.jobs.context.JobContext`.
+
+Three sources, later ones overriding earlier ones: :data:`BUILTIN_KINDS`;
+``$HDR_MCP_EXTRA_HANDLERS="kind=module:function,..."`` (read at every lookup, so plugins and
+tests can add kinds to a worker started in another process); :func:`register` in this process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from hdr_mcp.errors import HdrMcpError, InvalidArgument
+from hdr_mcp.params.evaluate import EvaluateParams
+from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams
+
+__all__ = [
+    "BUILTIN_KINDS",
+    "EXTRA_HANDLERS_ENV",
+    "Handler",
+    "JobKind",
+    "job_kind",
+    "kinds",
+    "register",
+    "resolve",
+    "unregister",
+]
+
+#: ``handler(params, ctx) -> dict`` (a JSON-able result).
+Handler = Callable[[Any, Any], Any]
+Device = Literal["any", "cuda"]
+
+EXTRA_HANDLERS_ENV = "HDR_MCP_EXTRA_HANDLERS"
+
+_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def _check(kind: Any, target: Any, argument: str = "kind") -> None:
+    if not isinstance(kind, str) or not _KIND.match(kind):
+        raise InvalidArgument(argument, kind, "a job kind is letters, digits, '_', '-', '.'")
+    if not isinstance(target, str) or not _TARGET.match(target):
+        raise InvalidArgument(
+            argument, target, "a handler target looks like 'package.module:function'"
+        )
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of job.
+
+    Attributes
+    ----------
+    name
+        The job kind, the MCP tool's name and (with dashes) the CLI command.
+    run
+        ``"module:function"`` of the handler.
+    params
+        Parameter model (``None``: a free-form dict, for test and plugin kinds).
+    title, description
+        The MCP tool's title and description (also the CLI command's help).
+    resumable
+        A retry continues from what the handler kept in ``ctx.workdir``; the store requeues the
+        job when its worker dies (up to ``max_attempts`` claims in all).
+    device
+        ``"any"``: runs on any worker; ``"cuda"``: prefers a GPU worker (a CPU worker takes it
+        only for tiny presets or when told to).
+    timeout_s
+        Longest a single attempt may run, or ``None``.
+    """
+
+    name: str
+    run: str
+    params: type[BaseModel] | None = None
+    title: str = ""
+    description: str = ""
+    resumable: bool = False
+    max_attempts: int = 3
+    timeout_s: float | None = None
+    device: Device = "any"
+
+    def __post_init__(self) -> None:
+        _check(self.name, self.run)
+
+    @property
+    def command(self) -> str:
+        """The CLI command: the name with dashes."""
+        return self.name.replace("_", "-")
+
+    def handler(self) -> Handler:
+        """Import and return the handler function.
+
+        :class:`HdrMcpError` when its module cannot be imported (usually a missing optional
+        dependency), chained to the import error.
+        """
+        module_name, _, attr = self.run.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as e:
+            raise HdrMcpError(
+                f"job kind {self.name!r} needs {module_name}, which cannot be imported: "
+                f"{type(e).__name__}: {e}"
+            ) from e
+        handler = getattr(module, attr, None)
+        if not callable(handler):
+            raise HdrMcpError(f"handler {self.run!r} of job kind {self.name!r} is not a function")
+        return handler
+
+    def parse(self, params: Mapping[str, Any] | BaseModel) -> Any:
+        """Validate ``params`` with the kind's model (a dict passes through without one)."""
+        if self.params is None:
+            return dict(params) if isinstance(params, Mapping) else params
+        from hdr_mcp.params import parse
+
+        return parse(self.params, params)
+
+
+BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
+    kind.name: kind
+    for kind in (
+        JobKind(
+            name="evaluate",
+            run="hdr_mcp.metrics.evaluate:run",
+            params=EvaluateParams,
+            title="Evaluate an HDR result",
+            description="Measure an HDR image or sequence: PU21-PSNR/SSIM and Delta E ITP against "
+            "a reference; peak_nits, dynamic_range_stops, clipped_fraction (and flicker, "
+            "f2f_psnr for sequences) on its own. Writes report.json, report.png and a preview.",
+        ),
+        JobKind(
+            name="sdr_to_hdr_video",
+            run="hdr_mcp.pipelines.sdr_to_hdr:run",
+            params=SdrToHdrParams,
+            title="Convert SDR images or video to HDR EXR frames",
+            description="Convert SDR footage (an image, a frame folder or pattern, a video) to "
+            "scene-linear half-float EXR frames plus a tone-mapped preview PNG/MP4. Parameters "
+            "are fixed per shot (no pumping). Resumable: a retried job keeps finished frames.",
+            resumable=True,
+        ),
+    )
+})
+
+# Registrations made by this process (tests, plugins); the built-ins stay immutable.
+_registered: dict[str, JobKind] = {}
+
+
+def _from_env(environ: Mapping[str, str] | None = None) -> dict[str, JobKind]:
+    raw = (os.environ if environ is None else environ).get(EXTRA_HANDLERS_ENV, "")
+    table: dict[str, JobKind] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        kind, sep, target = item.partition("=")
+        if not sep:
+            raise InvalidArgument(
+                EXTRA_HANDLERS_ENV, raw, f"entry {item!r} is not 'kind=module:function'"
+            )
+        _check(kind.strip(), target.strip(), EXTRA_HANDLERS_ENV)
+        table[kind.strip()] = JobKind(name=kind.strip(), run=target.strip())
+    return table
+
+
+def kinds(environ: Mapping[str, str] | None = None) -> dict[str, JobKind]:
+    """The effective kinds by name (built-ins, then the env var, then :func:`register`)."""
+    return {**BUILTIN_KINDS, **_from_env(environ), **_registered}
+
+
+def register(kind: str | JobKind, target: str | None = None) -> None:
+    """Add or replace a kind in this process: a :class:`JobKind`, or a name and a target."""
+    if not isinstance(kind, JobKind):
+        _check(kind, target, "target")
+        kind = JobKind(name=kind, run=target)  # type: ignore[arg-type]
+    _registered[kind.name] = kind
+
+
+def unregister(name: str) -> None:
+    """Undo :func:`register` (built-ins and env-var entries stay)."""
+    _registered.pop(name, None)
+
+
+def job_kind(
+    name: str, environ: Mapping[str, str] | None = None, *, argument: str = "kind"
+) -> JobKind:
+    """The kind called ``name``; :class:`InvalidArgument` naming ``argument`` and listing the
+    known kinds if there is none."""
+    table = kinds(environ)
+    try:
+        return table[name]
+    except (KeyError, TypeError):
+        raise InvalidArgument(
+            argument, name, f"unknown job kind; known kinds: {', '.join(sorted(table))}"
+        ) from None
+
+
+def resolve(name: str, environ: Mapping[str, str] | None = None) -> Handler:
+    """Import and return the handler of the kind called ``name``."""
+    return job_kind(name, environ).handler()
