@@ -103,9 +103,14 @@ BAD = [
     (["inspect", "png_named.exr"], "PNG"),
     (["inspect", "truncated.exr"], "truncated.exr"),
     (["encode", "ok.exr", "out.png", "--curve", "logc5"], "logc5"),
-    (["encode", "ok.exr", "out.jpg", "--curve", "logc4"], "OUT"),
+    (["encode", "ok.exr", "out.jpg", "--curve", "logc4"], "dst="),
+    (["encode", "ok.exr", "out.png", "--encoding", "logc4", "--gamma", "2"], "gamma="),
+    (["decode", "ok.exr", "out.exr", "--encoding", "logc4"], "scene-linear already"),
+    (["evaluate", "ok.exr", "--out", "o", "--bogus", "1"], "--bogus"),
+    (["list-jobs", "--home", "typo"], "home="),
     (["encode", "ok.exr", "out.exr", "--curve", "pq", "-p", "nits"], "param"),
     (["decode", "nan.exr", "out.exr", "--curve", "logc4"], "NaN"),
+    (["encode", "big.exr", "out.png", "--encoding", "logc4"], "--exposure -3.5"),
     (["evaluate", "ok.exr", "small.exr"], "reference"),
     (["sdr-to-hdr", "missing.png", "--out", "o"], "missing.png"),
     (["jobs", "show", "j_nope"], "job_id"),
@@ -122,10 +127,14 @@ def test_bad_input_prints_one_line_and_exits_2(tmp_path, args, needle):
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     OpenEXR.File(header, {"RGB": nan_pixels}).write(str(tmp_path / "nan.exr"))
     (tmp_path / "empty.exr").write_bytes(b"")
+    write_exr(tmp_path / "big.exr", np.full((4, 4, 3), 5000.0, np.float32))  # LogC4 1.0 = 469.8
     write_sdr(tmp_path / "png_named.png", np.zeros((4, 4, 3), np.float32), bit_depth=8)
     (tmp_path / "png_named.png").rename(tmp_path / "png_named.exr")
     data = (tmp_path / "ok.exr").read_bytes()
     (tmp_path / "truncated.exr").write_bytes(data[: len(data) // 2])
+    from hdr_mcp.jobs.store import JobStore
+
+    JobStore(tmp_path / "home").close()
     env = {"HDR_MCP_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
     proc = hdr_mcp(*args, cwd=tmp_path, env=env)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
@@ -143,13 +152,13 @@ def test_evaluate_and_sdr_to_hdr_json(tmp_path):
     write_exr(tmp_path / "pred.exr", hdr * np.float32(0.9))
     result = one_json(hdr_mcp("evaluate", "pred.exr", "ref.exr", "--json", "--out", "eval", cwd=tmp_path))
     assert result["nits_per_unit"] == 100.0
-    assert set(result["metrics"]) >= {"pu21_psnr", "pu21_ssim", "delta_e_itp", "peak", "dynamic_range_stops",
+    assert set(result["metrics"]) >= {"pu21_psnr", "pu21_ssim", "delta_e_itp", "peak_nits", "dynamic_range_stops",
                                       "clipped_fraction"}
     assert Path(result["report_png"]).exists()
 
     write_sdr(tmp_path / "plate.png", np.clip(hdr / (1 + hdr), 0, 1) ** (1 / 2.2), bit_depth=8)
     converted = one_json(hdr_mcp("sdr-to-hdr", "plate.png", "--out", "hdr", "--json", cwd=tmp_path))
-    assert converted["frames"] == 1 and converted["peak"] > 1.0
+    assert converted["frames"] == 1 and converted["peak_scene"] > 1.0
     exr = Path(converted["exr_paths"][0])
     assert OpenEXR.checkColorMetadata(OpenEXR.File(str(exr)).header()) == 0
 
@@ -161,7 +170,8 @@ def test_jobs_commands(tmp_path):
     store = JobStore(home)
     job = store.submit("evaluate", {"prediction": "x.exr"})
     listed = one_json(hdr_mcp("jobs", "list", "--home", str(home), "--json"))
-    assert [j["id"] for j in listed["jobs"]] == [job.id]
+    assert [j["job_id"] for j in listed["jobs"]] == [job.id]
+    assert listed["jobs"][0]["created_at"].endswith("Z")  # ISO 8601 UTC, as over MCP
     shown = one_json(hdr_mcp("jobs", "show", job.id, "--home", str(home), "--json"))
     assert shown["status"] == "queued" and shown["params"] == {"prediction": "x.exr"}
     cancelled = one_json(hdr_mcp("jobs", "cancel", job.id, "--home", str(home), "--json"))
@@ -174,7 +184,7 @@ def test_demo_runs_end_to_end_through_mcp(tmp_path):
     result = one_json(hdr_mcp("demo", "--out", str(tmp_path / "demo"), "--json"))
     metrics = result["evaluation"]["metrics"]
     assert metrics["pu21_psnr"] > 30  # the classical inverse undoes the known tone map
-    assert metrics["peak"] > 100 * 1.0  # highlights above diffuse white: nothing clamped at 1.0
+    assert metrics["peak_nits"] > 100 * 1.0  # highlights above diffuse white: nothing clamped at 1.0
     for key in ("exr", "preview", "ground_truth", "sdr_plate"):
         assert Path(result[key]).exists(), key
     assert Path(result["evaluation"]["report_png"]).exists()

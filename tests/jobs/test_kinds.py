@@ -1,4 +1,4 @@
-"""Handler registry: built-in kinds, register(), $HDR_MCP_EXTRA_HANDLERS, lazy import."""
+"""Job kinds: built-ins declared once, register(), $HDR_MCP_EXTRA_HANDLERS, lazy import."""
 
 from __future__ import annotations
 
@@ -8,71 +8,89 @@ from pathlib import Path
 import pytest
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument
-from hdr_mcp.jobs import handlers
+from hdr_mcp.jobs import kinds as registry
+from hdr_mcp.params.evaluate import EvaluateParams
+from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams
 
 HERE = Path(__file__).resolve().parent
 
 
-def test_builtin_kinds_map_to_the_contract_targets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(handlers.EXTRA_HANDLERS_ENV, raising=False)
-    assert dict(handlers.BUILTIN_HANDLERS) == {
-        "evaluate": "hdr_mcp.metrics.evaluate:run",
-        "sdr_to_hdr_video": "hdr_mcp.pipelines.sdr_to_hdr:run",
+def test_builtin_kinds_are_declared_once_with_their_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(registry.EXTRA_HANDLERS_ENV, raising=False)
+    builtins = registry.BUILTIN_KINDS
+    assert {k: (v.run, v.params) for k, v in builtins.items()} == {
+        "evaluate": ("hdr_mcp.metrics.evaluate:run", EvaluateParams),
+        "sdr_to_hdr_video": ("hdr_mcp.pipelines.sdr_to_hdr:run", SdrToHdrParams),
     }
-    assert handlers.kinds() == ("evaluate", "sdr_to_hdr_video")
+    assert builtins["sdr_to_hdr_video"].resumable and not builtins["evaluate"].resumable
+    assert builtins["sdr_to_hdr_video"].command == "sdr-to-hdr-video"
+    assert sorted(registry.kinds()) == ["evaluate", "sdr_to_hdr_video"]
     with pytest.raises(TypeError):
-        handlers.BUILTIN_HANDLERS["x"] = "a:b"  # type: ignore[index]
+        builtins["x"] = builtins["evaluate"]  # type: ignore[index]
 
 
 def test_unknown_kind_lists_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(handlers.EXTRA_HANDLERS_ENV, raising=False)
+    monkeypatch.delenv(registry.EXTRA_HANDLERS_ENV, raising=False)
     with pytest.raises(InvalidArgument) as info:
-        handlers.resolve("nope")
+        registry.resolve("nope")
     assert str(info.value) == (
         "kind='nope': unknown job kind; known kinds: evaluate, sdr_to_hdr_video")
     assert info.value.argument == "kind"
 
 
+def test_parse_names_the_bad_argument() -> None:
+    kind = registry.BUILTIN_KINDS["sdr_to_hdr_video"]
+    with pytest.raises(InvalidArgument) as info:
+        kind.parse({"input": "a.png", "out": "x"})
+    assert info.value.argument == "out"
+    assert "did you mean 'output_dir'?" in info.value.reason
+    parsed = kind.parse({"input": "a.png"})
+    assert isinstance(parsed, SdrToHdrParams) and parsed.target_peak_nits == 1000.0
+
+
 def test_register_imports_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(HERE))
     monkeypatch.delitem(sys.modules, "jobs_test_handlers", raising=False)
-    handlers.register("echo_plugin", "jobs_test_handlers:echo")
+    registry.register("echo_plugin", "jobs_test_handlers:echo")
     try:
-        assert "echo_plugin" in handlers.kinds()
+        assert "echo_plugin" in registry.kinds()
         assert "jobs_test_handlers" not in sys.modules  # registering imports nothing
-        fn = handlers.resolve("echo_plugin")
+        fn = registry.resolve("echo_plugin")
         assert "jobs_test_handlers" in sys.modules and fn.__name__ == "echo"
     finally:
-        handlers.unregister("echo_plugin")
-    assert "echo_plugin" not in handlers.kinds()
+        registry.unregister("echo_plugin")
+    assert "echo_plugin" not in registry.kinds()
     with pytest.raises(InvalidArgument, match="^target='no colon'"):
-        handlers.register("bad", "no colon")
+        registry.register("bad", "no colon")
     with pytest.raises(InvalidArgument, match="^target='bad kind'"):
-        handlers.register("bad kind", "a.b:c")
+        registry.register("bad kind", "a.b:c")
 
 
 def test_extra_handlers_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
-    env = {handlers.EXTRA_HANDLERS_ENV: " a=pkg.mod:fn , b.v2=other:run ,"}
-    assert handlers.handlers(env) == {**handlers.BUILTIN_HANDLERS, "a": "pkg.mod:fn",
-                                      "b.v2": "other:run"}
+    env = {registry.EXTRA_HANDLERS_ENV: " a=pkg.mod:fn , b.v2=other:run ,"}
+    table = registry.kinds(env)
+    assert {k: v.run for k, v in table.items() if k not in registry.BUILTIN_KINDS} == {
+        "a": "pkg.mod:fn", "b.v2": "other:run"}
+    assert table["a"].params is None  # plugin kinds get a plain dict
     # An env entry may override a built-in (a plugin replacing a pipeline).
-    assert handlers.target_of("evaluate", {handlers.EXTRA_HANDLERS_ENV: "evaluate=x:y"}) == "x:y"
-    monkeypatch.setenv(handlers.EXTRA_HANDLERS_ENV, "late=mod:fn")
-    assert "late" in handlers.kinds()  # read at each lookup, not at import
+    override = {registry.EXTRA_HANDLERS_ENV: "evaluate=x:y"}
+    assert registry.job_kind("evaluate", override).run == "x:y"
+    monkeypatch.setenv(registry.EXTRA_HANDLERS_ENV, "late=mod:fn")
+    assert "late" in registry.kinds()  # read at each lookup, not at import
     for bad in ("justakind", "k=nomodule", "k=mod:fn:extra"):
-        with pytest.raises(InvalidArgument, match=f"^{handlers.EXTRA_HANDLERS_ENV}="):
-            handlers.handlers({handlers.EXTRA_HANDLERS_ENV: bad})
+        with pytest.raises(InvalidArgument, match=f"^{registry.EXTRA_HANDLERS_ENV}="):
+            registry.kinds({registry.EXTRA_HANDLERS_ENV: bad})
 
 
 def test_unimportable_handlers_raise_a_clear_error() -> None:
-    env = {handlers.EXTRA_HANDLERS_ENV:
+    env = {registry.EXTRA_HANDLERS_ENV:
            "missing=hdr_mcp_no_such_module:run,noattr=hdr_mcp.errors:run,"
-           "notcallable=hdr_mcp.jobs.handlers:EXTRA_HANDLERS_ENV"}
-    with pytest.raises(HdrMcpError, match="'hdr_mcp_no_such_module:run' of job kind 'missing' "
-                                          "cannot be imported: ModuleNotFoundError") as info:
-        handlers.resolve("missing", env)
+           "notcallable=hdr_mcp.jobs.kinds:EXTRA_HANDLERS_ENV"}
+    with pytest.raises(HdrMcpError, match="job kind 'missing' needs hdr_mcp_no_such_module, "
+                                          "which cannot be imported: ModuleNotFoundError") as info:
+        registry.resolve("missing", env)
     assert isinstance(info.value.__cause__, ImportError)
-    with pytest.raises(HdrMcpError, match="module has no 'run'"):
-        handlers.resolve("noattr", env)
-    with pytest.raises(HdrMcpError, match="is not callable"):
-        handlers.resolve("notcallable", env)
+    with pytest.raises(HdrMcpError, match="is not a function"):
+        registry.resolve("noattr", env)
+    with pytest.raises(HdrMcpError, match="is not a function"):
+        registry.resolve("notcallable", env)

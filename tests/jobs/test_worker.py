@@ -227,7 +227,7 @@ _IMPORTS = """
 import sys
 import hdr_mcp.jobs
 from hdr_mcp.jobs import Worker, ensure_worker, run_worker
-import hdr_mcp.jobs.store, hdr_mcp.jobs.context, hdr_mcp.jobs.handlers, hdr_mcp.jobs.worker
+import hdr_mcp.jobs.store, hdr_mcp.jobs.context, hdr_mcp.jobs.kinds, hdr_mcp.jobs.view, hdr_mcp.jobs.worker
 heavy = sorted(m for m in ("torch", "diffusers", "peft", "numpy") if m in sys.modules)
 print(",".join(heavy))
 """

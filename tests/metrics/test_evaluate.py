@@ -14,7 +14,8 @@ from PIL import Image as PILImage
 from hdr_mcp.errors import InvalidArgument
 from hdr_mcp.io import read_image, write_exr
 from hdr_mcp.jobs.context import JobCancelled, LocalContext
-from hdr_mcp.metrics.evaluate import DEFINITIONS, EvaluateParams, evaluate, run
+from hdr_mcp.metrics.evaluate import DEFINITIONS, evaluate, run
+from hdr_mcp.params.evaluate import EvaluateParams
 from hdr_mcp.metrics.fidelity import delta_e_itp, pu21_psnr, pu21_ssim
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -70,15 +71,15 @@ def test_single_image_metrics_match_functions_and_reports_exist(pair, tmp_path):
         "pu21_psnr",
         "pu21_ssim",
         "delta_e_itp",
-        "peak",
-        "peak_robust",
+        "peak_nits",
+        "peak_robust_nits",
         "dynamic_range_stops",
         "clipped_fraction",
     }
     assert set(result["definitions"]) == set(m)
     assert result["frames"] == 1 and result["nits_per_unit"] == 100.0
     assert result["prediction"] == str(pred_path) and result["reference"] == str(ref_path)
-    assert result["reference_metrics"]["peak"] == pytest.approx(m["peak"] / 1.2, rel=1e-5)
+    assert result["reference_metrics"]["peak_nits"] == pytest.approx(m["peak_nits"] / 1.2, rel=1e-5)
     assert result["non_finite"] == {}
     report = json.loads(Path(result["report_json"]).read_text())
     assert report == _strict_json_roundtrip(result)
@@ -86,11 +87,14 @@ def test_single_image_metrics_match_functions_and_reports_exist(pair, tmp_path):
     png.load()
     assert png.mode == "RGB" and png.width >= 720 and png.height > 300
     assert Path(result["report_json"]).parent == out
+    preview = PILImage.open(result["preview_png"])  # what an MCP client is shown inline
+    assert max(preview.size) <= 512 and preview.size[0] / preview.size[1] == pytest.approx(
+        pred.shape[1] / pred.shape[0], rel=0.02)
 
 
-def test_identical_images_give_inf_as_null_plus_flag(pair):
+def test_identical_images_give_inf_as_null_plus_flag(pair, tmp_path):
     _, ref_path = pair
-    result = evaluate(ref_path, ref_path)
+    result = evaluate(ref_path, ref_path, output_dir=tmp_path / "same")
     assert result["metrics"]["pu21_psnr"] is None
     assert result["non_finite"] == {"metrics.pu21_psnr": "+inf"}
     assert result["metrics"]["pu21_ssim"] == pytest.approx(1.0)
@@ -100,11 +104,28 @@ def test_identical_images_give_inf_as_null_plus_flag(pair):
     _strict_json_roundtrip(json.loads(text))
 
 
-def test_default_output_dir_is_beside_prediction(pair):
+def test_without_output_dir_nothing_is_written(pair):
     pred_path, ref_path = pair
+    before = sorted(pred_path.parent.iterdir())
     result = evaluate(pred_path, ref_path)
-    assert Path(result["report_png"]) == pred_path.parent / "pred_eval" / "report.png"
-    assert Path(result["report_png"]).is_file()
+    assert result["report_png"] is None and result["report_json"] is None
+    assert result["metrics"]["pu21_psnr"] > 0
+    assert sorted(pred_path.parent.iterdir()) == before  # no folder beside the inputs
+
+
+def test_an_output_dir_holding_files_needs_overwrite(pair, tmp_path):
+    pred_path, ref_path = pair
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InvalidArgument, match="overwrite") as e:
+        evaluate(pred_path, ref_path, output_dir=out)
+    assert e.value.argument == "output_dir"
+    first = evaluate(pred_path, ref_path, output_dir=out, overwrite=True)
+    again = evaluate(pred_path, ref_path, output_dir=out, overwrite=True)
+    assert again["metrics"] == first["metrics"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "notes.txt", "preview.png", "report.json", "report.png"]  # other files untouched
 
 
 def test_no_reference_metrics(tmp_path):
@@ -117,7 +138,7 @@ def test_no_reference_metrics(tmp_path):
     assert "pu21_psnr" not in r1["metrics"] and r1["reference"] is None
     assert r1["reference_metrics"] is None
     assert r2["metrics"]["clipped_fraction"] > 10 * r1["metrics"]["clipped_fraction"]
-    assert r2["metrics"]["peak"] <= 100.0 + 1e-3
+    assert r2["metrics"]["peak_nits"] <= 100.0 + 1e-3
     assert r1["metrics"]["dynamic_range_stops"] > r2["metrics"]["dynamic_range_stops"]
     PILImage.open(r1["report_png"]).load()
 
@@ -150,11 +171,13 @@ def test_sequences_folder_pattern_glob_and_progress(tmp_path):
     png.load()
 
 
-def test_sequence_default_output_dir_and_identical_frames(tmp_path):
+def test_sequence_folder_with_previews_and_identical_frames(tmp_path):
     frame = _small_hdr(3, shape=(16, 16))
     seq = _write_sequence(tmp_path / "shot", [frame] * 3)
-    result = evaluate(seq)
-    assert Path(result["report_json"]) == tmp_path / "shot_eval" / "report.json"
+    (seq / "preview.png").write_bytes(b"")  # a folder of EXR frames beside their previews
+    result = evaluate(seq, output_dir=tmp_path / "eval")
+    assert result["frames"] == 3
+    assert Path(result["report_json"]) == tmp_path / "eval" / "report.json"
     assert result["metrics"]["flicker"] == 0.0
     assert result["metrics"]["f2f_psnr"] is None
     assert result["non_finite"] == {"metrics.f2f_psnr": "+inf"}
@@ -310,6 +333,7 @@ def test_output_dir_under_a_file_is_refused_before_work(pair, tmp_path):
 def test_failed_evaluation_leaves_no_report_folder(pair, tmp_path):
     pred_path, _ = pair
     other = write_exr(tmp_path / "small.exr", _small_hdr(9, shape=(8, 8)), dtype="float")
+    out = tmp_path / "new" / "reports"
     with pytest.raises(InvalidArgument):
-        evaluate(pred_path, other)
-    assert not (pred_path.parent / "pred_eval").exists()
+        evaluate(pred_path, other, output_dir=out)
+    assert not (tmp_path / "new").exists()

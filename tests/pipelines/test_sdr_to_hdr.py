@@ -20,7 +20,8 @@ from hdr_mcp.errors import InvalidArgument, UnsupportedFile  # noqa: E402
 from hdr_mcp.io import read_image, write_exr, write_png, write_sdr  # noqa: E402
 from hdr_mcp.io.video import VideoWriter, probe  # noqa: E402
 from hdr_mcp.jobs.context import JobCancelled, LocalContext  # noqa: E402
-from hdr_mcp.pipelines.sdr_to_hdr import METHODS, SdrToHdrParams, convert, run  # noqa: E402
+from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams  # noqa: E402
+from hdr_mcp.pipelines.sdr_to_hdr import METHODS, convert, run  # noqa: E402
 
 # ACEScg (AP1) chromaticities, S-2014-004 (also FACTS.md section 3).
 AP1 = (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767)
@@ -118,7 +119,8 @@ def test_single_image_end_to_end(tmp_path, ramp_png):
     )
     # Code 1.0 -> target_peak / nits_per_unit: no clamp at 1.0.
     assert pixels[..., :].max() == pytest.approx(10.0, rel=1e-3)
-    assert result["peak"] == pytest.approx(10.0, rel=1e-6)
+    assert result["peak_scene"] == pytest.approx(10.0, rel=1e-6)
+    assert result["peak_nits"] == pytest.approx(1000.0, rel=1e-6)
     assert np.count_nonzero(pixels[0, :, 1] > 1.0) > 10
     # Monotone in the code value (strictly where codes differ by more than half-float steps).
     luminance = pixels[0] @ np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -126,7 +128,7 @@ def test_single_image_end_to_end(tmp_path, ramp_png):
     header = exr_header(exr)
     assert header["hdr_mcp/method"] == "classical" and header["hdr_mcp/operator"] == "bt2446c"
     assert header["hdr_mcp/source_frame"] == "0"
-    assert json.loads(header["hdr_mcp/parameters"])["target_peak"] == 1000.0
+    assert json.loads(header["hdr_mcp/parameters"])["target_peak_nits"] == 1000.0
     np.testing.assert_allclose(header["chromaticities"], REC709, atol=1e-6)
     assert header["colorInteropID"] == "lin_rec709_scene"
     assert sorted(p.name for p in out.iterdir()) == ["frame_00000.exr", "preview.png"]
@@ -251,14 +253,14 @@ def test_progress_and_run_handler(tmp_path, video):
     assert reports == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert result["output_dir"] == str(tmp_path / "work")
     assert (tmp_path / "work" / "frame_00003.exr").is_file()
-    assert SdrToHdrParams.model_json_schema()["properties"]["target_peak"]["maximum"] == 10000
+    assert SdrToHdrParams.model_json_schema()["properties"]["target_peak_nits"]["maximum"] == 10000
 
 
 @pytest.mark.parametrize(
     "params, argument",
     [
         ({"method": "ltx2"}, "method"),
-        ({"target_peak": 20000}, "target_peak"),
+        ({"target_peak_nits": 20000}, "target_peak_nits"),
         ({"unknown": 1}, "unknown"),
         ({"input": 5}, "input"),
     ],
@@ -292,30 +294,30 @@ def test_cancellation_keeps_finished_frames_and_no_partial_files(tmp_path, video
         (lambda t, v: v, {"method": "ltx2"}, InvalidArgument, "method", "classical"),
         (
             lambda t, v: v,
-            {"target_peak": 80.0},
+            {"target_peak_nits": 80.0},
             InvalidArgument,
-            "target_peak",
+            "target_peak_nits",
             "above the reference white",
         ),
-        (lambda t, v: v, {"target_peak": 10001.0}, InvalidArgument, "target_peak", "at most 10000"),
+        (lambda t, v: v, {"target_peak_nits": 10001.0}, InvalidArgument, "target_peak_nits", "less than or equal to 10000"),
         (
             lambda t, v: v,
-            {"target_peak": float("nan")},
+            {"target_peak_nits": float("nan")},
             InvalidArgument,
-            "target_peak",
-            "positive finite",
+            "target_peak_nits",
+            "finite number",
         ),
-        (lambda t, v: v, {"diffuse_white": 0.0}, InvalidArgument, "diffuse_white", "positive"),
+        (lambda t, v: v, {"diffuse_white": 0.0}, InvalidArgument, "diffuse_white", "greater than 0"),
         (lambda t, v: v, {"nits_per_unit": 0.01}, InvalidArgument, "nits_per_unit", "half-float"),
         (lambda t, v: v, {"start": 12}, InvalidArgument, "start", "12 frame"),
         (lambda t, v: v, {"start": 2, "stop": 13}, InvalidArgument, "stop", "stop must be <= 12"),
-        (lambda t, v: v, {"start": 4, "stop": 4}, InvalidArgument, "stop", "> start"),
+        (lambda t, v: v, {"start": 4, "stop": 4}, InvalidArgument, "stop", "greater than start=4"),
         (lambda t, v: v, {"colorspace": "srgb"}, InvalidArgument, "colorspace", "lin_rec2020"),
         (lambda t, v: v, {"compression": "zstd"}, InvalidArgument, "compression", "piz"),
         (lambda t, v: v, {"operator": "reinhard"}, InvalidArgument, "operator", "bt2446c"),
         (lambda t, v: v, {"transfer": "pq"}, InvalidArgument, "transfer", "bt1886"),
-        (lambda t, v: v, {"preview": "yes"}, InvalidArgument, "preview", "true or false"),
-        (lambda t, v: v, {"fps": -1}, InvalidArgument, "fps", "positive"),
+        (lambda t, v: v, {"preview": "maybe"}, InvalidArgument, "preview", "valid boolean"),
+        (lambda t, v: v, {"fps": -1}, InvalidArgument, "fps", "greater than 0"),
     ],
 )
 def test_bad_arguments_are_named_before_any_work(

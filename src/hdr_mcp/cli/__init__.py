@@ -236,27 +236,49 @@ params_command(app, InspectParams, _inspect, name="inspect-hdr", aliases=("inspe
                "and metadata of an image.", extra=[_json_param()])
 
 
-def _encode(params: EncodeParams, as_json: bool) -> None:
+def _param_option() -> Any:
+    import inspect
+
+    return inspect.Parameter(
+        "param", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=Annotated[Optional[list[str]], typer.Option("--param", "-p", hidden=True)],  # noqa: UP045
+    )
+
+
+def _with_old_params(params: Any, values: list[str] | None) -> Any:
+    """The old ``-p NAME=VALUE`` spelling of the curve parameters (hidden, one release)."""
+    from hdr_mcp.params import parse
+
+    update: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise InvalidArgument("param", item, "expected NAME=VALUE, e.g. nits_per_unit=100")
+        update[key.strip()] = raw.strip()
+    return parse(type(params), {**params.model_dump(), **update}) if update else params
+
+
+def _encode(params: EncodeParams, as_json: bool, param: list[str] | None) -> None:
     from hdr_mcp.io.convert import encode_file
 
-    info = encode_file(params)
+    info = encode_file(_with_old_params(params, param))
     _emit(info, as_json, lambda d: _stderr().print(
         f"wrote {d['output']} ({d['encoding']}, {d['format']}, codes {d['code_min']:.4g}.."
         f"{d['code_max']:.4g})"))
 
 
-def _decode(params: DecodeParams, as_json: bool) -> None:
+def _decode(params: DecodeParams, as_json: bool, param: list[str] | None) -> None:
     from hdr_mcp.io.convert import decode_file
 
-    info = decode_file(params)
+    info = decode_file(_with_old_params(params, param))
     _emit(info, as_json, lambda d: _stderr().print(
         f"wrote {d['output']} (scene-linear, {d['dtype']}, max {d['max']:.4g})"))
 
 
-params_command(app, EncodeParams, _encode, name="encode", extra=[_json_param()],
+params_command(app, EncodeParams, _encode, name="encode", extra=[_json_param(), _param_option()],
                help="Encode scene-linear light (EXR/.hdr) with a transfer curve into code values "
                "(16-bit PNG/TIFF, or a float EXR tagged with its encoding).")
-params_command(app, DecodeParams, _decode, name="decode", extra=[_json_param()],
+params_command(app, DecodeParams, _decode, name="decode", extra=[_json_param(), _param_option()],
                help="Decode curve code values back to a scene-linear EXR.")
 
 
@@ -424,5 +446,21 @@ def _render_demo(result: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    app(args=argv, prog_name="hdr-mcp")
+    """Console-script entry point: usage errors (unknown option, bad value) are one line too."""
+    try:
+        from typer._click.exceptions import ClickException  # typer >= 0.24 vendors click
+    except ImportError:
+        from click.exceptions import ClickException
+    from typer import Abort
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="hdr-mcp", standalone_mode=False)
+    except ClickException as e:
+        where = getattr(getattr(e, "ctx", None), "command_path", "hdr-mcp")
+        sys.stderr.write(f"error: {e.format_message()} (see {where} --help)\n")
+        sys.exit(e.exit_code)
+    except Abort:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

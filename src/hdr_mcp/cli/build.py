@@ -69,6 +69,8 @@ def _parameter(model: type[BaseModel], name: str) -> list[inspect.Parameter]:
     default = inspect.Parameter.empty if required else (
         None if field.default_factory is not None else field.default
     )
+    if required and cli.aliases:  # given by its old spelling: the model checks it is there
+        default, annotation = None, Optional[_is_optional(annotation)[1]]  # noqa: UP045
     help_text = field.description or ""
     if cli.argument:
         info = typer.Argument(help=help_text, metavar=name.upper(), show_default=False)

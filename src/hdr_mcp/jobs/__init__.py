@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hdr_mcp.jobs.context import JobCancelled, JobContext, LocalContext, StoreContext
-from hdr_mcp.jobs.kinds import JobKind, job_kind, kinds, register, resolve
+from hdr_mcp.jobs.kinds import JobKind, job_kind, register, resolve
 from hdr_mcp.jobs.store import (
     Job,
     JobFinished,
@@ -45,7 +45,6 @@ __all__ = [
     "default_home",
     "ensure_worker",
     "job_kind",
-    "kinds",
     "register",
     "resolve",
     "run_worker",

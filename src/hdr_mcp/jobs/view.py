@@ -25,6 +25,8 @@ class JobView(BaseModel):
     job_id: str = Field(description="Handle to pass to get_job / cancel_job.")
     kind: str = Field(description="Which tool created the job (evaluate, sdr_to_hdr_video, ...).")
     status: JobStatusName
+    params: dict[str, Any] = Field(default_factory=dict, description="What was asked: the "
+                                   "validated arguments, paths resolved.")
     progress: float = Field(description="Units of work done so far (frames, steps).")
     total: float | None = Field(default=None, description="Units of work in all, when known.")
     message: str = Field(default="", description="Latest progress message.")
@@ -66,6 +68,7 @@ def job_view(job: Job) -> JobView:
         job_id=job.id,
         kind=job.kind,
         status=job.status.value,
+        params=job.params,
         progress=job.progress,
         total=job.total,
         message=job.message,

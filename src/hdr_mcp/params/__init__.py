@@ -46,7 +46,7 @@ __all__ = [
 class Params(BaseModel):
     """Base of every parameter model: unknown arguments are an error, values are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,26 @@ def path_role(model: type[BaseModel], name: str) -> PathRole | None:
     return _marker(model, name, PathRole)
 
 
+def _closest(model: type[BaseModel], name: str, valid: list[str]) -> str | None:
+    """The argument a caller most likely meant: an old spelling of it (``out`` ->
+    ``output_dir``), one it starts, or the closest by spelling."""
+    for field in valid:
+        old = {alias.lstrip("-").replace("-", "_") for alias in cli_of(model, field).aliases}
+        if name in old:
+            return field
+    starts = [field for field in valid if field.startswith(name) or name.startswith(field)]
+    if len(starts) == 1:
+        return starts[0]
+    close = difflib.get_close_matches(name, valid, n=1)
+    return close[0] if close else None
+
+
 def _reason(error: Mapping[str, Any], model: type[BaseModel], name: str) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         valid = sorted(model.model_fields)
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = _closest(model, name, valid)
+        hint = f"did you mean {close!r}? " if close else ""
         return f"unknown argument; {hint}valid arguments: {', '.join(valid)}"
     if kind == "missing":
         return "required argument is missing"

@@ -58,7 +58,7 @@ def test_encodings_are_the_contract_names():
 def test_unknown_name_lists_valid_names():
     with pytest.raises(InvalidArgument, match="logc4") as info:
         encode(1.0, "logc5")
-    assert info.value.argument == "name"
+    assert info.value.argument == "encoding"
     with pytest.raises(InvalidArgument):
         decode(1.0, None)  # type: ignore[arg-type]
 
