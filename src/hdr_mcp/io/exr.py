@@ -29,18 +29,13 @@ numbered frames with the same options and constant memory.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import functools
-import io
 import json
 import math
 import os
 import struct
-import sys
-import tempfile
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -51,8 +46,8 @@ import OpenEXR
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
 from hdr_mcp.io.atomic import atomic_path, check_writable_path
+from hdr_mcp.io.diagnostics import library_output
 from hdr_mcp.io.image import (
-    DEFAULT_MAX_PIXELS,
     Image,
     ImageInfo,
     check_image_shape,
@@ -124,54 +119,6 @@ _EXR_MAGIC = b"\x76\x2f\x31\x01"
 # --------------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------------
-
-
-class _BindingsOutput:
-    """Text the OpenEXR bindings printed while reading: Python-level stdout and C-level stderr."""
-
-    def __init__(self) -> None:
-        self.stdout = io.StringIO()
-        self.stderr = b""
-
-    def getvalue(self) -> str:
-        text = self.stdout.getvalue().strip()
-        errors = self.stderr.decode("utf-8", "replace").strip()
-        return " ".join(part for part in (text, errors) if part)
-
-
-#: fd 2 is process-wide; readers take turns redirecting it.
-_FD2_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _bindings_stdout() -> Iterator[_BindingsOutput]:
-    """Capture what the bindings print while reading a file.
-
-    The OpenEXR 3.5 bindings report decode failures with a Python-level print on stdout before
-    raising a vague error, and the C core writes its own diagnostics to file descriptor 2. On an
-    MCP stdio server stdout is the protocol channel, and the CLI promises one error line, so
-    both are captured and put into our exception message. When the read succeeds, whatever
-    reached fd 2 meanwhile (from any thread) is written back to it: delayed, never lost.
-    """
-    captured = _BindingsOutput()
-    failed = False
-    with _FD2_LOCK, tempfile.TemporaryFile() as sink:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        try:
-            with contextlib.redirect_stdout(captured.stdout):
-                yield captured
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            captured.stderr = sink.read()
-            if captured.stderr and not failed:
-                os.write(2, captured.stderr)
 
 
 def _parse_channel_list(path: Path) -> list[dict[str, Any]]:
@@ -345,7 +292,7 @@ def _unsupported_exr(path: Path, error: Exception, printed: str = "") -> Excepti
 
 def _read_header(path: Path) -> _Header:
     try:
-        with _bindings_stdout() as printed, OpenEXR.File(str(path), header_only=True) as file:
+        with library_output() as printed, OpenEXR.File(str(path), header_only=True) as file:
             # Copy inside the block: the bindings empty the header dicts when it closes.
             headers = [dict(part.header) for part in file.parts]
     except HdrMcpError:
@@ -526,7 +473,7 @@ def read_exr_info(path: str | os.PathLike[str]) -> ImageInfo:
     return _open_header(path)[1].info
 
 
-def read_exr(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
+def read_exr(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> Image:
     """Read an OpenEXR file into float32 (H, W, C) scene-linear pixels; see the module docstring.
 
     ``max_pixels`` bounds ``width * height`` summed over the file's parts (the bindings decode
@@ -542,7 +489,7 @@ def read_exr(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXE
     refuse_oversized(file, width, height, max_pixels)
 
     try:
-        with _bindings_stdout() as printed, OpenEXR.File(str(file), separate_channels=True) as exr:
+        with library_output() as printed, OpenEXR.File(str(file), separate_channels=True) as exr:
             channels = exr.parts[0].channels if exr.parts else {}
             pixels = np.empty((height, width, len(header.selected)), dtype=np.float32)
             for index, name in enumerate(header.selected):

@@ -300,8 +300,24 @@ def _sniff(path: str | os.PathLike[str]) -> tuple[Path, FileFormat]:
     return file, kind
 
 
-def check_max_pixels(max_pixels: int) -> int:
-    """Validate the ``max_pixels`` argument (a positive ``int``)."""
+#: Environment variable that raises (or lowers) the pixel-count limit of every reader, for the
+#: CLI, the MCP server and its workers alike.
+MAX_PIXELS_ENV = "HDR_MCP_MAX_PIXELS"
+
+
+def check_max_pixels(max_pixels: int | None) -> int:
+    """Validate the ``max_pixels`` argument (a positive ``int``); None: ``$HDR_MCP_MAX_PIXELS``,
+    else :data:`DEFAULT_MAX_PIXELS`."""
+    if max_pixels is None:
+        configured = os.environ.get(MAX_PIXELS_ENV, "").strip()
+        if not configured:
+            return DEFAULT_MAX_PIXELS
+        try:
+            max_pixels = int(configured)
+        except ValueError:
+            raise InvalidArgument(MAX_PIXELS_ENV, configured, "expected a positive integer") from None
+        if max_pixels <= 0:
+            raise InvalidArgument(MAX_PIXELS_ENV, configured, "expected a positive integer")
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)):
         raise InvalidArgument("max_pixels", max_pixels, "expected a positive integer")
     if max_pixels <= 0:
@@ -315,8 +331,9 @@ def refuse_oversized(path: Path, width: int, height: int, max_pixels: int, what:
         raise UnsupportedFile(
             "path",
             str(path),
-            f"{what}{width}x{height} = {width * height} pixels exceeds max_pixels={max_pixels}; "
-            "pass a larger max_pixels if this size is intended",
+            f"{what}{width}x{height} = {width * height} pixels exceeds the limit of {max_pixels}; "
+            f"if this size is intended, set {MAX_PIXELS_ENV}={width * height} in the environment "
+            "of hdr-mcp (the CLI, or the MCP server's env block)",
         )
 
 
@@ -610,7 +627,7 @@ def read_info(path: str | os.PathLike[str]) -> ImageInfo:
     return _sdr_info(file, kind)
 
 
-def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
+def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> Image:
     """Read an image file into float32 pixels (H, W, C) plus its :class:`ImageInfo`.
 
     Parameters
@@ -619,7 +636,8 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         OpenEXR, Radiance ``.hdr``, PNG (8/16-bit), TIFF (8/16-bit integer or float) or JPEG.
     max_pixels
         Refuse files whose header claims more than this many pixels (``width * height``),
-        checked from the header before any pixel memory is allocated.
+        checked from the header before any pixel memory is allocated. Default:
+        ``$HDR_MCP_MAX_PIXELS``, else :data:`DEFAULT_MAX_PIXELS` (2**28).
 
     Returns
     -------
@@ -649,12 +667,18 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
 def _decode_with_opencv(path: Path, info: ImageInfo) -> Image:
     import cv2
 
+    from hdr_mcp.io.diagnostics import library_output
+
     data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
-    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    with library_output(swallow=lambda line: line.startswith(b"libpng warning")) as printed:
+        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if decoded is None:
+        said = f": {printed.getvalue()}" if printed.getvalue() else ""
         raise UnsupportedFile(
-            "path", str(path), f"corrupt or truncated {_FORMAT_NAMES[info.file_format]} file"
+            "path", str(path), f"corrupt or truncated {_FORMAT_NAMES[info.file_format]} file{said}"
         )
+    if printed.lines():
+        info = replace(info, notes=(*info.notes, *printed.lines()))
     if decoded.ndim == 2:
         decoded = decoded[:, :, None]
     if decoded.shape[:2] != (info.height, info.width):

@@ -85,6 +85,7 @@ def summarize(path: Path | str, *, keep_pixels: bool = False) -> dict[str, Any] 
         "compression": info.compression,
         "stats": stats,
         "attributes": info.attributes,
+        "notes": list(info.notes),
     }
     return (summary, pixels) if keep_pixels else summary
 

@@ -36,3 +36,5 @@ class InspectView(BaseModel):
         "above 1.0, NaN/Inf counts (on linear light); 'definitions' says how each is computed."
     )
     attributes: dict[str, Any] = Field(description="Header attributes (provenance, tagging).")
+    notes: list[str] = Field(default_factory=list, description="What the reader assumed or "
+                             "noticed (untagged primaries, library warnings).")
