@@ -73,8 +73,8 @@ def child(args: argparse.Namespace) -> None:
     """Run one conversion in this process and print a JSON line with its figures."""
     # convert() imports colour, EXR and video modules on first use; import them before the
     # clock starts so the figures time the conversion, not the imports.
-    import hdr_mcp.color.inverse_tonemap  # noqa: F401
-    import hdr_mcp.io.sequence  # noqa: F401
+    import hdr_mcp.color.inverse_tonemap
+    import hdr_mcp.io.sequence
     import hdr_mcp.io.video  # noqa: F401
     from hdr_mcp.pipelines.sdr_to_hdr import convert
 

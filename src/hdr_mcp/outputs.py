@@ -85,9 +85,10 @@ def claim_output_dir(
     """
     folder = Path(folder)
     claim = Path(workdir) / _CLAIM if workdir is not None else None
-    if claim is not None and claim.is_file():
-        if json.loads(claim.read_text()).get("output_dir") == str(folder):
-            return True
+    if claim is not None and claim.is_file() and (
+        json.loads(claim.read_text()).get("output_dir") == str(folder)
+    ):
+        return True
     if folder.exists() and not folder.is_dir():
         raise InvalidArgument(argument, str(folder), "exists and is not a folder")
     if overwrite and folder.is_dir():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import hdr_mcp.color as color
+from hdr_mcp import color
 
 
 def test_public_api():

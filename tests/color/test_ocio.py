@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("PyOpenColorIO")
 
-from hdr_mcp.color import decode, encode, gamut, ocio  # noqa: E402
-from hdr_mcp.errors import InvalidArgument  # noqa: E402
+from hdr_mcp.color import decode, encode, gamut, ocio
+from hdr_mcp.errors import InvalidArgument
 
 
 @pytest.fixture(scope="module")

@@ -26,26 +26,23 @@ def test_renamed_on_success(tmp_path: Path) -> None:
 def test_removed_on_error_and_old_file_kept(tmp_path: Path) -> None:
     target = tmp_path / "out.png"
     target.write_bytes(b"old")
-    with pytest.raises(ZeroDivisionError):
-        with atomic_path(target) as temporary:
-            temporary.write_bytes(b"half")
-            1 / 0  # noqa: B018
+    with pytest.raises(ZeroDivisionError), atomic_path(target) as temporary:
+        temporary.write_bytes(b"half")
+        1 / 0  # noqa: B018
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
 def test_keyboard_interrupt_cleans_up(tmp_path: Path) -> None:
-    with pytest.raises(KeyboardInterrupt):
-        with atomic_path(tmp_path / "x.exr") as temporary:
-            temporary.write_bytes(b"x")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "x.exr") as temporary:
+        temporary.write_bytes(b"x")
+        raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
 
 
 def test_nothing_written_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        with atomic_path(tmp_path / "x.exr"):
-            pass
+    with pytest.raises(FileNotFoundError), atomic_path(tmp_path / "x.exr"):
+        pass
     assert list(tmp_path.iterdir()) == []
 
 
@@ -62,10 +59,11 @@ def test_unique_names_and_permissions(tmp_path: Path) -> None:
 
 
 def test_bad_destinations(tmp_path: Path) -> None:
-    with pytest.raises(InvalidArgument, match="does not exist") as info:
-        with atomic_path(tmp_path / "missing" / "x.exr"):
-            pass
+    with (
+        pytest.raises(InvalidArgument, match="does not exist") as info,
+        atomic_path(tmp_path / "missing" / "x.exr"),
+    ):
+        pass
     assert info.value.argument == "path"
-    with pytest.raises(InvalidArgument, match="is a directory"):
-        with atomic_path(tmp_path):
-            pass
+    with pytest.raises(InvalidArgument, match="is a directory"), atomic_path(tmp_path):
+        pass

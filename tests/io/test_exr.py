@@ -408,7 +408,7 @@ def test_overwrite_replaces_atomically(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", REAL, ids=[p.stem for p in REAL])
 def test_real_blender_hdri_round_trip(tmp_path: Path, path: Path) -> None:
     original = read_exr(path)
-    header, channels = _bindings_read(path)
+    _header, channels = _bindings_read(path)
     np.testing.assert_array_equal(original.pixels, _rgb(channels).astype(np.float32))
     assert original.info.colorspace == "lin_rec709" and original.info.dtype == "half"
     assert original.pixels.max() > 100  # a real sun or window, not a display-referred image

@@ -9,8 +9,8 @@ import pytest
 
 PyOpenColorIO = pytest.importorskip("PyOpenColorIO")
 
-from hdr_mcp.color import colorspaces, convert_colorspace  # noqa: E402
-from hdr_mcp.io import write_exr  # noqa: E402
+from hdr_mcp.color import colorspaces, convert_colorspace
+from hdr_mcp.io import write_exr
 
 
 @pytest.fixture(scope="module")

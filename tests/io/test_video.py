@@ -9,8 +9,8 @@ import pytest
 
 av = pytest.importorskip("av")
 
-from hdr_mcp.errors import InvalidArgument, UnsupportedFile  # noqa: E402
-from hdr_mcp.io.video import VideoWriter, iter_frames, probe  # noqa: E402
+from hdr_mcp.errors import InvalidArgument, UnsupportedFile
+from hdr_mcp.io.video import VideoWriter, iter_frames, probe
 
 # BT.709 / BT.601 luma coefficients (Rec. ITU-R BT.709-6 item 3.2, BT.601-7 item 2.5.1).
 KR_KB = {"bt709": (0.2126, 0.0722), "bt601": (0.299, 0.114)}
@@ -180,10 +180,9 @@ def test_writer_round_trip_odd_size_and_atomic(tmp_path):
 
 def test_writer_leaves_nothing_on_error_or_abort(tmp_path):
     target = tmp_path / "out.mp4"
-    with pytest.raises(RuntimeError):
-        with VideoWriter(target, fps=24) as writer:
-            writer.write(np.zeros((16, 16, 3), np.uint8))
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), VideoWriter(target, fps=24) as writer:
+        writer.write(np.zeros((16, 16, 3), np.uint8))
+        raise RuntimeError("boom")
     writer = VideoWriter(target, fps=24)
     writer.write(np.zeros((16, 16, 3), np.uint8))
     writer.abort()

@@ -297,7 +297,7 @@ def test_reap_uses_heartbeat_age(store: JobStore) -> None:
 
 
 def test_reap_judges_unregistered_claimers_by_the_job_heartbeat(store: JobStore) -> None:
-    job = store.submit("echo", {})
+    store.submit("echo", {})
     store.claim("never_registered")
     assert store.reap(stale_after_s=60) == []
     time.sleep(0.05)

@@ -15,8 +15,8 @@ from hdr_mcp.errors import InvalidArgument
 from hdr_mcp.io import read_image, write_exr
 from hdr_mcp.jobs.context import JobCancelled, LocalContext
 from hdr_mcp.metrics.evaluate import DEFINITIONS, evaluate, run
-from hdr_mcp.params.evaluate import EvaluateParams
 from hdr_mcp.metrics.fidelity import delta_e_itp, pu21_psnr, pu21_ssim
+from hdr_mcp.params.evaluate import EvaluateParams
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import types
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from hdr_mcp.metrics.perceptual import cvvdp, cvvdp_install_instructions
 
 
 class _FakeMetric:
-    calls: list[dict] = []
+    calls: ClassVar[list[dict]] = []
 
     def __init__(self, **kwargs):
         self.kwargs = kwargs

@@ -12,16 +12,16 @@ import pytest
 av = pytest.importorskip("av")
 OpenEXR = pytest.importorskip("OpenEXR")
 
-from hdr_mcp.color.inverse_tonemap import (  # noqa: E402
+from hdr_mcp.color.inverse_tonemap import (
     tone_mapping_BT2446_C,
     tone_mapping_inverse_BT2446_C,
 )
-from hdr_mcp.errors import InvalidArgument, UnsupportedFile  # noqa: E402
-from hdr_mcp.io import read_image, write_exr, write_png, write_sdr  # noqa: E402
-from hdr_mcp.io.video import VideoWriter, probe  # noqa: E402
-from hdr_mcp.jobs.context import JobCancelled, LocalContext  # noqa: E402
-from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams  # noqa: E402
-from hdr_mcp.pipelines.sdr_to_hdr import METHODS, convert, run  # noqa: E402
+from hdr_mcp.errors import InvalidArgument, UnsupportedFile
+from hdr_mcp.io import read_image, write_exr, write_png, write_sdr
+from hdr_mcp.io.video import VideoWriter, probe
+from hdr_mcp.jobs.context import JobCancelled, LocalContext
+from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams
+from hdr_mcp.pipelines.sdr_to_hdr import METHODS, convert, run
 
 # ACEScg (AP1) chromaticities, S-2014-004 (also FACTS.md section 3).
 AP1 = (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767)

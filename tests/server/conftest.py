@@ -17,7 +17,7 @@ def workspace(tmp_path: Path) -> Path:
 
     root = tmp_path / "work"
     root.mkdir()
-    source = sorted(DATA.glob("*.exr"))[0]
+    source = min(DATA.glob("*.exr"))
     hdr = read_image(source).pixels[..., :3]
     write_exr(root / "ref.exr", hdr)
     write_exr(root / "pred.exr", hdr * np.float32(1.05))

@@ -91,7 +91,7 @@ def test_bearer_token_is_required_when_set(tmp_path):
 def test_non_loopback_bind_needs_a_token(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("HDR_MCP_")}
     env["HDR_MCP_HOME"] = str(tmp_path / "home")
-    proc = subprocess.run(
+    proc = subprocess.run(  # noqa: PLW1510 (exit codes are asserted)
         [sys.executable, "-m", "hdr_mcp.cli", "serve", "--http", "--host", "0.0.0.0", "--no-worker"],
         env=env, capture_output=True, text=True, timeout=60,
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 
 pytestmark = pytest.mark.anyio
 
@@ -209,7 +210,7 @@ async def test_symlink_escaping_the_root_is_refused(server, workspace, tmp_path)
 
 async def test_file_resource_refuses_traversal(server):
     async with Client(server) as client:
-        with pytest.raises(Exception):
+        with pytest.raises(MCPError):
             await client.read_resource("hdr://files/../../etc/passwd")
 
 
@@ -302,7 +303,7 @@ async def test_job_of_a_killed_worker_is_reported_failed_with_the_reason(server_
     server_config.worker = "none"
     server = build_server(server_config)
     store = server.hdr.store
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: ASYNC220 (quick, on purpose)
     dead.wait()  # a pid that no longer exists, as after SIGKILL
     store.register_worker("w-killed", pid=dead.pid)
     async with Client(server) as client:

@@ -39,20 +39,20 @@ from hdr_mcp.color._array import check_channels, float_array, is_torch_tensor
 from hdr_mcp.errors import InvalidArgument
 
 __all__ = [
-    "ColorSpace",
-    "COLORSPACES",
     "CAT_MATRICES",
-    "colorspaces",
+    "COLORSPACES",
+    "ColorSpace",
+    "chromatic_adaptation_matrix",
     "colorspace",
     "colorspace_from_chromaticities",
     "colorspace_from_interop_id",
+    "colorspaces",
+    "convert_colorspace",
     "decode_interop_id",
     "encoded_interop_id",
-    "normalised_primary_matrix",
-    "chromatic_adaptation_matrix",
-    "rgb_to_rgb_matrix",
-    "convert_colorspace",
     "luminance",
+    "normalised_primary_matrix",
+    "rgb_to_rgb_matrix",
 ]
 
 ChromaticAdaptation = Literal["Bradford", "CAT02"]

@@ -29,7 +29,7 @@ from hdr_mcp.color._array import check_channels, float_array, tensor_to_numpy
 from hdr_mcp.color.gamut import COLORSPACES
 from hdr_mcp.errors import InvalidArgument
 
-__all__ = ["DEFAULT_CONFIG", "OCIO_NAMES", "ocio_convert", "ocio_colorspace_name"]
+__all__ = ["DEFAULT_CONFIG", "OCIO_NAMES", "ocio_colorspace_name", "ocio_convert"]
 
 DEFAULT_CONFIG = "ocio://studio-config-latest"
 

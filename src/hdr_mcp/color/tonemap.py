@@ -36,13 +36,13 @@ __all__ = [
     "OPERATORS",
     "STRIP_GAP_PX",
     "STRIP_GAP_VALUE",
+    "downscale_area",
     "exposure",
+    "exposure_strip",
+    "preview",
     "reinhard",
     "reinhard_extended",
     "srgb_display_8bit",
-    "downscale_area",
-    "preview",
-    "exposure_strip",
 ]
 
 Operator = Literal["reinhard", "reinhard_extended", "clip"]
@@ -130,7 +130,7 @@ def _as_rgb_image(x) -> np.ndarray:
 def _area_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     """Start index and weights of each output sample's footprint (exact box/area integral)."""
     scale = n_in / n_out
-    taps = int(math.ceil(scale)) + 1
+    taps = math.ceil(scale) + 1
     lo = np.arange(n_out) * scale
     hi = lo + scale
     start = np.floor(lo).astype(np.int64)

@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 import OpenEXR
+from typing_extensions import Self
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
 from hdr_mcp.io.atomic import atomic_path, check_writable_path
@@ -266,7 +267,7 @@ def _json_safe(value: Any) -> Any:
         return f"<{value.typeName or 'unknown'} attribute, {len(value.data)} bytes>"
     try:
         text = repr(value)
-    except Exception:  # a damaged attribute can fail even to print itself
+    except Exception:  # noqa: BLE001 (a damaged attribute can fail even to print itself)
         return f"<unprintable {type(value).__name__}>"
     return text if len(text) <= 1000 else text[:997] + "..."
 
@@ -881,7 +882,7 @@ class ExrSequenceWriter:
         """Stop accepting frames (already written frames stay)."""
         self._closed = True
 
-    def __enter__(self) -> ExrSequenceWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -403,7 +403,7 @@ def _jpeg_header(path: Path, data: bytes) -> tuple[int, int, int, int]:
         (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
         if marker in _JPEG_SOF and offset + 10 <= len(data):
             bits, height, width, components = struct.unpack(">BHHB", data[offset + 4 : offset + 10])
-            size = (width, height, 1 if components == 1 else 3, 8 if bits <= 8 else bits)
+            size = (width, height, 1 if components == 1 else 3, max(8, bits))
         if marker == 0xDA:  # start of scan: entropy-coded data follows
             if size is None:
                 raise _corrupt(path, "corrupt JPEG: no frame header before the scan data")

@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
+from typing_extensions import Self
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
 from hdr_mcp.io.sequence import check_frame_range
@@ -288,7 +289,7 @@ class VideoWriter:
         #: Number of frames written so far.
         self.frames = 0
 
-    def __enter__(self) -> VideoWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

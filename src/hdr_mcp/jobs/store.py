@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import Self
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument
 
@@ -364,7 +365,7 @@ class JobStore:
             except sqlite3.Error:
                 pass
 
-    def __enter__(self) -> JobStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

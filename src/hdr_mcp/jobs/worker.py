@@ -220,7 +220,7 @@ class Worker:
                 self.store.heartbeat(self.worker_id, current[0] if current else None)
                 if current is not None:
                     current[1].flush()
-            except Exception:  # a locked or vanished database must not kill the heartbeat
+            except Exception:  # noqa: BLE001 (a locked or vanished store must not kill the beat)
                 _log.exception("worker %s: heartbeat failed", self.worker_id)
 
     # -- one job -----------------------------------------------------------------------------
@@ -254,7 +254,7 @@ class Worker:
             self._stopped(job, ctx, str(e))
         except _WorkerInterrupted:
             self._stopped(job, ctx, "interrupted by a second stop signal")
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 (any handler failure is the job's, not the worker's)
             self._record(job, self.store.fail, describe_exception(e), tb=traceback.format_exc())
         else:
             if ctx.stop_observed:

@@ -27,12 +27,13 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
+
 from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
 from hdr_mcp.io.sequence import HDR_SUFFIXES, check_frame_range, list_frames
 from hdr_mcp.metrics._checks import positive_scale
@@ -44,6 +45,7 @@ from hdr_mcp.metrics.fidelity import (
     pu21_mse,
     ssim,
 )
+from hdr_mcp.metrics.perceptual import cvvdp, require_pycvvdp
 from hdr_mcp.metrics.range import (
     DEFAULT_HIGH_PERCENTILE,
     DEFAULT_LOW_PERCENTILE,
@@ -51,7 +53,6 @@ from hdr_mcp.metrics.range import (
     clipped_fraction,
     image_luminance,
 )
-from hdr_mcp.metrics.perceptual import cvvdp, require_pycvvdp
 from hdr_mcp.metrics.temporal import TemporalStats
 from hdr_mcp.params import parse
 from hdr_mcp.params.evaluate import MAX_NITS_PER_UNIT, EvaluateParams
@@ -287,13 +288,13 @@ def _write_reports(
     lines = [
         f"prediction: {result['prediction']}",
         f"reference:  {result['reference'] or '(none: no-reference metrics only)'}",
-        f"frames: {result['frames']}   nits_per_unit: {nits_per_unit:g} cd/m^2 per scene-linear 1.0"
-        f"   colorspace: {result['colorspace']}",
-        f"PU21-PSNR {_format(m.get('pu21_psnr'), ' dB')}   PU21-SSIM {_format(m.get('pu21_ssim'))}"
-        f"   dE ITP {_format(m.get('delta_e_itp'))}",
-        f"peak_nits {_format(m['peak_nits'])} (robust {_format(m['peak_robust_nits'])})"
-        f"   dynamic_range_stops {_format(m['dynamic_range_stops'])}"
-        f"   clipped_fraction {_format(m['clipped_fraction'])}",
+        (f"frames: {result['frames']}   nits_per_unit: {nits_per_unit:g} cd/m^2 per scene-linear"
+         f" 1.0   colorspace: {result['colorspace']}"),
+        (f"PU21-PSNR {_format(m.get('pu21_psnr'), ' dB')}   PU21-SSIM {_format(m.get('pu21_ssim'))}"
+         f"   dE ITP {_format(m.get('delta_e_itp'))}"),
+        (f"peak_nits {_format(m['peak_nits'])} (robust {_format(m['peak_robust_nits'])})"
+         f"   dynamic_range_stops {_format(m['dynamic_range_stops'])}"
+         f"   clipped_fraction {_format(m['clipped_fraction'])}"),
     ]
     ref_m = result["reference_metrics"]
     if ref_m is not None:

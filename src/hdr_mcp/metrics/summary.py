@@ -15,7 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from hdr_mcp.metrics.range import DEFAULT_HIGH_PERCENTILE, DEFAULT_LOW_PERCENTILE, dynamic_range_stops
+from hdr_mcp.metrics.range import (
+    DEFAULT_HIGH_PERCENTILE,
+    DEFAULT_LOW_PERCENTILE,
+    dynamic_range_stops,
+)
 
 DEFINITIONS = {
     "min": "smallest finite value over the colour channels",

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
 from hdr_mcp.errors import InvalidArgument, UnsupportedFile
 from hdr_mcp.params import parse
 from hdr_mcp.params.sdr_to_hdr import MAX_PEAK_NITS, SdrToHdrParams

@@ -38,10 +38,10 @@ from hdr_mcp.errors import HdrMcpError, InvalidArgument
 from hdr_mcp.jobs.kinds import JobKind, kinds
 from hdr_mcp.jobs.store import Job, JobStatus, JobStore, UnknownJob
 from hdr_mcp.jobs.view import JobList, JobView, job_view
+from hdr_mcp.outputs import output_name, refuse_nonempty
 from hdr_mcp.params import path_role
 from hdr_mcp.params.files import InspectParams
 from hdr_mcp.params.jobs import MAX_WAIT_SECONDS, CancelJobParams, GetJobParams, ListJobsParams
-from hdr_mcp.outputs import output_name, refuse_nonempty
 from hdr_mcp.server.config import ServerConfig
 from hdr_mcp.server.previews import preview_png
 from hdr_mcp.server.prompts import register_prompts
@@ -385,4 +385,4 @@ def _register_resources(mcp: MCPServer, hdr: HdrServer) -> None:
     for template in templates:
         # The SDK registers templates only from functions, with one fixed MIME type; ours
         # give each file its own.
-        mcp._resource_manager._templates[template.uri_template] = template  # noqa: SLF001
+        mcp._resource_manager._templates[template.uri_template] = template

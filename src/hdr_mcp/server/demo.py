@@ -110,22 +110,18 @@ def _result(call: Any, tool: str) -> dict[str, Any]:
     return view["result"]
 
 
-#: What the demo writes in its folder (``overwrite`` removes exactly these first).
-OWNED = ("ground_truth.exr", "sdr_plate.png", "hdr", "evaluation", ".hdr-mcp")
+#: What the demo writes in its folder; a folder holding the marker is a demo's, and a new demo
+#: replaces exactly these.
+MARKER = ".hdr-mcp-demo"
+OWNED = (MARKER, "ground_truth.exr", "sdr_plate.png", "hdr", "evaluation", ".hdr-mcp")
 
 
-def run_demo(out: Path, *, overwrite: bool = False, log: Any = None) -> dict[str, Any]:
-    """Run the demo in ``out`` (created) and return paths and metrics (JSON-safe).
-
-    A folder that already holds files is refused unless ``overwrite``; then the files of an
-    earlier demo are removed first.
-    """
+def _clear_earlier_demo(out: Path, overwrite: bool) -> None:
     import shutil
 
     from hdr_mcp.outputs import refuse_nonempty
 
-    out = Path(out).expanduser().resolve()
-    if overwrite:
+    if overwrite or (out / MARKER).is_file():
         for name in OWNED:
             target = out / name
             if target.is_dir():
@@ -133,7 +129,18 @@ def run_demo(out: Path, *, overwrite: bool = False, log: Any = None) -> dict[str
             elif target.exists():
                 target.unlink()
     refuse_nonempty("output_dir", out)
+
+
+def run_demo(out: Path, *, overwrite: bool = False, log: Any = None) -> dict[str, Any]:
+    """Run the demo in ``out`` (created) and return paths and metrics (JSON-safe).
+
+    A folder holding an earlier demo is reused (its files replaced); any other folder that
+    holds files is refused unless ``overwrite``.
+    """
+    out = Path(out).expanduser().resolve()
+    _clear_earlier_demo(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("hdr-mcp demo output; `hdr-mcp demo` replaces it\n")
     truth, plate = make_inputs(out)
     if log is not None:
         log.print(f"ground truth {truth}\nSDR plate    {plate} (BT.2446-C tone map, 8-bit sRGB)")

@@ -23,7 +23,7 @@ from hdr_mcp.errors import HdrMcpError, InvalidArgument
 from hdr_mcp.params import parse
 from hdr_mcp.params.jobs import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS
 
-__all__ = ["ParamsTool", "WAIT_SECONDS_SCHEMA", "error_result"]
+__all__ = ["WAIT_SECONDS_SCHEMA", "ParamsTool", "error_result"]
 
 #: Body of a tool: ``(params, ctx, wait_seconds) -> result``; ``wait_seconds`` is None for
 #: tools that do not wait.

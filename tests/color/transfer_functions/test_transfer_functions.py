@@ -170,7 +170,7 @@ def torch():
 def test_torch_matches_numpy(torch, name, dtype_name):
     dtype = getattr(torch, dtype_name)
     x = _range(name).astype(dtype_name)
-    tolerance = {"float32": dict(rtol=2e-6, atol=1e-7), "float64": dict(rtol=1e-12, atol=1e-15)}
+    tolerance = {"float32": {"rtol": 2e-6, "atol": 1e-7}, "float64": {"rtol": 1e-12, "atol": 1e-15}}
     code_t = encode(torch.from_numpy(x), name)
     assert code_t.dtype == dtype
     code_n = encode(x, name)
@@ -178,7 +178,7 @@ def test_torch_matches_numpy(torch, name, dtype_name):
     back_t = decode(torch.from_numpy(code_n), name)
     assert back_t.dtype == dtype
     # Decoding float32 amplifies rounding of intermediate values by ~20x on the log curves.
-    tol = tolerance[dtype_name] if dtype_name == "float64" else dict(rtol=4e-5, atol=1e-7)
+    tol = tolerance[dtype_name] if dtype_name == "float64" else {"rtol": 4e-5, "atol": 1e-7}
     np.testing.assert_allclose(back_t.numpy(), decode(code_n, name), **tol)
 
 

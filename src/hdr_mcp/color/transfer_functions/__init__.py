@@ -30,7 +30,7 @@ from hdr_mcp.color._array import is_torch_tensor
 from hdr_mcp.color.transfer_functions import aces, arri, bt_2100, linear, log_gamma, srgb, st_2084
 from hdr_mcp.errors import InvalidArgument
 
-__all__ = ["Encoding", "ENCODINGS", "encodings", "encoding", "encode", "decode"]
+__all__ = ["ENCODINGS", "Encoding", "decode", "encode", "encoding", "encodings"]
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,12 @@ import numpy as np
 from hdr_mcp.color._array import apply_kernel, torch_float, torch_module
 
 __all__ = [
-    "ACEScctConstants",
     "CONSTANTS_ACESCCT",
-    "log_encoding_ACEScct",
+    "ACEScctConstants",
     "log_decoding_ACEScct",
-    "log_encoding_ACEScct_torch",
     "log_decoding_ACEScct_torch",
+    "log_encoding_ACEScct",
+    "log_encoding_ACEScct_torch",
 ]
 
 

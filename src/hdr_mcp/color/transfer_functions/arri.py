@@ -22,18 +22,18 @@ import numpy as np
 from hdr_mcp.color._array import apply_kernel, torch_float, torch_module
 
 __all__ = [
-    "ArriLogC3Constants",
-    "ArriLogC4Constants",
     "CONSTANTS_ARRILOGC3",
     "CONSTANTS_ARRILOGC4",
-    "log_encoding_ARRILogC3",
+    "ArriLogC3Constants",
+    "ArriLogC4Constants",
     "log_decoding_ARRILogC3",
-    "log_encoding_ARRILogC4",
-    "log_decoding_ARRILogC4",
-    "log_encoding_ARRILogC3_torch",
     "log_decoding_ARRILogC3_torch",
-    "log_encoding_ARRILogC4_torch",
+    "log_decoding_ARRILogC4",
     "log_decoding_ARRILogC4_torch",
+    "log_encoding_ARRILogC3",
+    "log_encoding_ARRILogC3_torch",
+    "log_encoding_ARRILogC4",
+    "log_encoding_ARRILogC4_torch",
 ]
 
 

@@ -35,11 +35,11 @@ from hdr_mcp.color._array import (
 )
 
 __all__ = [
-    "BT2100HLGConstants",
     "CONSTANTS_BT2100_HLG",
+    "BT2100HLGConstants",
     "oetf_BT2100_HLG",
-    "oetf_inverse_BT2100_HLG",
     "oetf_BT2100_HLG_torch",
+    "oetf_inverse_BT2100_HLG",
     "oetf_inverse_BT2100_HLG_torch",
 ]
 

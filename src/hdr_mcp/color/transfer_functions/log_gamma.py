@@ -42,12 +42,12 @@ from hdr_mcp.color._array import (
 )
 
 __all__ = [
-    "LogGammaConstants",
     "CONSTANTS_LOG_GAMMA",
-    "log_encoding_LogGamma",
+    "LogGammaConstants",
     "log_decoding_LogGamma",
-    "log_encoding_LogGamma_torch",
     "log_decoding_LogGamma_torch",
+    "log_encoding_LogGamma",
+    "log_encoding_LogGamma_torch",
 ]
 
 

@@ -33,11 +33,11 @@ from hdr_mcp.color._array import (
 )
 
 __all__ = [
-    "SRGBConstants",
     "CONSTANTS_SRGB",
+    "SRGBConstants",
     "eotf_inverse_sRGB",
-    "eotf_sRGB",
     "eotf_inverse_sRGB_torch",
+    "eotf_sRGB",
     "eotf_sRGB_torch",
 ]
 

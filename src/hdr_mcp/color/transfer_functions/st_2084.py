@@ -30,12 +30,12 @@ from hdr_mcp.color._array import (
 )
 
 __all__ = [
-    "ST2084Constants",
     "CONSTANTS_ST2084",
-    "eotf_inverse_ST2084",
+    "ST2084Constants",
     "eotf_ST2084",
-    "eotf_inverse_ST2084_torch",
     "eotf_ST2084_torch",
+    "eotf_inverse_ST2084",
+    "eotf_inverse_ST2084_torch",
 ]
 
 
