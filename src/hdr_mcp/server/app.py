@@ -316,7 +316,8 @@ def _other_tools(hdr: HdrServer) -> list[ParamsTool]:
 
             path = hdr.config.resolve("path", params.path, kind="file")
             summary, pixels = summarize(path, keep_pixels=True)
-            return InspectView.model_validate(summary), preview_png(pixels)
+            sdr = summary["transfer"] != "linear" and summary["file_format"] != "exr"
+            return InspectView.model_validate(summary), preview_png(pixels, display=sdr)
 
         view, png = await anyio.to_thread.run_sync(read)
         return CallToolResult(

@@ -16,18 +16,23 @@ if TYPE_CHECKING:  # numpy stays off the server's start-up path
 MAX_PREVIEW_SIZE = 512
 
 
-def preview_png(source: Path | np.ndarray, max_size: int = MAX_PREVIEW_SIZE) -> bytes:
+def preview_png(
+    source: Path | np.ndarray, max_size: int = MAX_PREVIEW_SIZE, *, display: bool = False
+) -> bytes:
     """PNG bytes of a preview no larger than ``max_size`` px.
 
     ``source`` is either a PNG/JPEG file written by a pipeline (downscaled if needed) or
-    scene-linear HDR pixels, tone-mapped with :func:`hdr_mcp.color.preview`.
+    linear pixels: scene-linear HDR, tone-mapped with :func:`hdr_mcp.color.preview`, or, with
+    ``display=True``, linearised SDR (1.0 = SDR white) shown as it is (sRGB-encoded, no tone
+    curve), so an SDR file's preview looks like the file.
     """
     from PIL import Image
 
     if not isinstance(source, (str, Path)):
         from hdr_mcp.color import preview
 
-        image = Image.fromarray(preview(source, max_size=max_size))
+        operator = "clip" if display else "reinhard"
+        image = Image.fromarray(preview(source, max_size=max_size, operator=operator))
     else:
         image = Image.open(source)
         image.load()
