@@ -12,9 +12,9 @@ pulled down by ``ev`` stops and shown as a clipped 8-bit sRGB view of its lumina
 view a compositor grades highlights in: -2 and -4 EV bring 4x and 16x diffuse white into
 range). Highlight pixels are those with scene luminance >= ``highlight_level`` (1.0) that are
 visible and unclipped in that view (8-bit code in [16, 254]). The view is cut into square
-tiles (1/16 of the shorter side, at least 16 px). A tile is **banded** when its highlight
-pixels (at least 64 of them, and at least half the tile) form a *staircase*: at least four
-8-bit levels that each hold >= 2 % of the tile's highlight pixels, whose codes cover less than
+tiles (1/4 of the shorter side, at least 32 px: bands are wide). A tile is **banded** when its
+highlight pixels (at least 64 of them, and at least half the tile) form a *staircase*: at
+least three 8-bit levels that each hold >= 2 % of the tile's highlight pixels, whose codes cover less than
 half of the span between the lowest and highest such level (gaps: a posterised gradient skips
 codes), with that span >= 8 codes (a visible ramp) and no gap between consecutive levels
 wider than 24 codes (a staircase of small steps, not two unrelated flat objects). The score is
@@ -67,8 +67,8 @@ __all__ = [
 
 #: Exposure pull-downs checked for banding, in stops.
 BANDING_EVS: tuple[float, ...] = (-2.0, -4.0)
-_MIN_TILE, _TILES_PER_SIDE = 16, 16
-_MIN_TILE_PIXELS, _MIN_LEVELS, _LEVEL_SHARE = 64, 4, 0.02
+_MIN_TILE, _TILES_PER_SIDE = 32, 4
+_MIN_TILE_PIXELS, _MIN_LEVELS, _LEVEL_SHARE = 64, 3, 0.02
 _MAX_OCCUPANCY, _MIN_SPAN, _MAX_GAP = 0.5, 8, 24
 _SDR_CLIP = 0.95
 _DETAIL_SIGMA = 2.0
