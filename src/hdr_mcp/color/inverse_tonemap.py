@@ -650,8 +650,16 @@ def _bt2446c_setup(params: dict[str, Any], peak_nits: float, reference_white_nit
     The Report's curve is anchored at a 203 cd/m^2 reference white. To put reference white at
     ``reference_white_nits`` instead, luminance is expressed in "curve units"
     ``Y * 203 / reference_white_nits``; SDR white is the forward curve's image of the peak,
-    so SDR 1.0 lands exactly on ``peak_nits``. With reference_white_nits = 203 and
-    peak_nits = 1000 this is the Report's operating point (SDR white = 118.38 cd/m^2).
+    so SDR 1.0 lands exactly on ``peak_nits``.
+
+    This is **not** the Report's SDR operating point, even at reference_white_nits = 203 and
+    peak_nits = 1000 (where the curve itself is the Report's): the Report's SDR signal is
+    shown on a 100 cd/m^2 display, so SDR 1.0 is 100 cd/m^2 there and the Report's forward
+    curve sends 1000 cd/m^2 to 118.38 cd/m^2, a 107 % super-white that an SDR deliverable
+    clips. Here SDR 1.0 is read as 118.38 cd/m^2 instead (every SDR level 1.18x brighter
+    than on the Report's display), which is what makes SDR white expand to the peak. With
+    the Report's literal reading SDR white would expand to only 332.6 cd/m^2 and 18 % grey
+    to 21.48 cd/m^2 (here: 1000 and 25.43 cd/m^2; both pinned in the tests).
     """
     unknown = set(params) - {"k1", "k3", "y_sdr_ip", "alpha"}
     if unknown:
