@@ -268,7 +268,8 @@ def test_header_promising_more_frames_than_decode_raises(tmp_path):
     cut.write_bytes(data[: len(data) // 2])
     assert probe(cut)["frames"] == 24  # what the header says
     frames = []
-    with pytest.raises(UnsupportedFile, match=r"only \d+ frame\(s\) decode but the header declares 24"):
+    message = r"only \d+ frame\(s\) decode but the header declares 24"
+    with pytest.raises(UnsupportedFile, match=message):
         for frame in iter_frames(cut):
             frames.append(frame)
     assert 0 < len(frames) < 24  # the frames that decode were delivered first

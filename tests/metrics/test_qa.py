@@ -49,7 +49,8 @@ def test_banding_does_not_fire_on_small_highlights_or_hard_edges():
 
 def test_banding_of_a_smooth_sky_stored_as_half_float():
     # Half float has 1024 steps per stop: finer than any 8-bit view of a pull-down.
-    assert qa.highlight_banding(sky().astype(np.float16).astype(np.float32))["banded_fraction"] == 0.0
+    half = sky().astype(np.float16).astype(np.float32)
+    assert qa.highlight_banding(half)["banded_fraction"] == 0.0
 
 
 def test_banding_rejects_a_push():

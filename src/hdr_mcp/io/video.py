@@ -21,19 +21,13 @@ Transfer and primaries. The pixels are code values; how to linearise them depend
 stream's tags, which :func:`probe` reports twice: FFmpeg's names (``color_trc``,
 ``color_primaries``) and what they mean for SDR linearisation (``transfer``, ``primaries``):
 
-=========================================================  =========================================
-``color_trc``                                              ``transfer``
-=========================================================  =========================================
-``bt709``, ``smpte170m``, ``bt2020_10``, ``bt2020_12``,     ``"bt1886"``: broadcast video is mastered
-``smpte240m``, ``bt1361_ecg``, ``iec61966_2_4``             on a BT.1886 display (Rec. ITU-R BT.1886,
-                                                           gamma 2.4); its BT.709 OETF tag names the
-                                                           camera curve, not the display's
-``iec61966_2_1``                                           ``"srgb"`` (IEC 61966-2-1)
-``gamma22``                                                ``"gamma22"``
-``smpte2084``, ``arib_std_b67``, ``linear``                 ``"pq"``, ``"hlg"``, ``"linear"``: not SDR
-anything else, untagged                                    ``None``: the caller chooses (sRGB for
-                                                           computer-made video is the usual guess)
-=========================================================  =========================================
+- ``bt709``, ``smpte170m``, ``bt2020_10``, ``bt2020_12``, ``smpte240m``, ``bt1361_ecg``,
+  ``iec61966_2_4`` -> ``"bt1886"``: broadcast video is mastered on a BT.1886 display
+  (Rec. ITU-R BT.1886, gamma 2.4); its BT.709 OETF tag names the camera curve, not the display.
+- ``iec61966_2_1`` -> ``"srgb"`` (IEC 61966-2-1); ``gamma22`` -> ``"gamma22"``.
+- ``smpte2084``, ``arib_std_b67``, ``linear`` -> ``"pq"``, ``"hlg"``, ``"linear"`` (not SDR).
+- anything else, or untagged -> ``None``: the caller chooses (sRGB is the usual guess for
+  computer-made video).
 
 ``primaries``: ``bt709`` -> ``"lin_rec709"``, ``bt2020`` -> ``"lin_rec2020"`` (BT.2020 SDR is
 not BT.709), ``smpte432`` -> ``"lin_p3d65"``; BT.601 primaries (``smpte170m``, ``bt470bg``,

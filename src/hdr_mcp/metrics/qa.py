@@ -14,9 +14,9 @@ range). Highlight pixels are those with scene luminance >= ``highlight_level`` (
 visible and unclipped in that view (8-bit code in [16, 254]). The view is cut into square
 tiles (1/4 of the shorter side, at least 32 px: bands are wide). A tile is **banded** when its
 highlight pixels (at least 64 of them, and at least half the tile) form a *staircase*: at
-least three 8-bit levels that each hold >= 2 % of the tile's highlight pixels, whose codes cover less than
-half of the span between the lowest and highest such level (gaps: a posterised gradient skips
-codes), with that span >= 8 codes (a visible ramp) and no gap between consecutive levels
+least three 8-bit levels that each hold >= 2 % of the tile's highlight pixels, whose codes
+cover less than half of the span between the lowest and highest such level (gaps: a
+posterised gradient skips codes), with that span >= 8 codes (a visible ramp) and no gap between consecutive levels
 wider than 24 codes (a staircase of small steps, not two unrelated flat objects). The score is
 the share of highlight pixels in banded tiles. A smooth gradient fills its span (no gaps); a
 small highlight fails the pixel-count and area floors; a hard edge has too few levels.
@@ -32,7 +32,8 @@ region flat or smooth (detail < 0.02 stop; < 0.045 stop on the residual below wh
 is given); real HDR of a sky, a sun and its halo, a lamp has
 structure. With the SDR the high-pass is taken of the *residual* of log2 HDR luminance after
 the global fit below, so what the SDR itself holds (a curve steepened over its last codes)
-is not counted as new detail. Kinds, with the SDR: ``"gain"`` when the HDR/SDR luminance ratio is one number
+is not counted as new detail. Kinds, with the SDR: ``"gain"`` when the HDR/SDR luminance ratio
+is one number
 (1st to 99th percentile within 1 %); else ``"expansion"`` or ``"real"`` by the detail where
 the SDR clipped; with no clipped area (< 0.1 % of the image) ``"expansion"`` if a global
 function of the SDR luminance (mean per 1/256-wide bin) explains >= 99.9 % of the variance of
@@ -98,7 +99,9 @@ def _where(row: float, col: float) -> str:
     """'top-left' ... 'bottom-right' for a position given as fractions of height and width."""
     vertical = ("top", "middle", "bottom")[min(2, int(row * 3))]
     horizontal = ("left", "centre", "right")[min(2, int(col * 3))]
-    return "centre" if (vertical, horizontal) == ("middle", "centre") else f"{vertical}-{horizontal}"
+    if (vertical, horizontal) == ("middle", "centre"):
+        return "centre"
+    return f"{vertical}-{horizontal}"
 
 
 def _srgb_codes(display: np.ndarray) -> np.ndarray:

@@ -90,7 +90,9 @@ class ForwardPath:
         return f"{self.rendering} {ev}{self.codec}".replace("  ", " ")
 
 
-def _paths(renderings: Iterable[tuple[str, float]], codecs: Sequence[str]) -> tuple[ForwardPath, ...]:
+def _paths(
+    renderings: Iterable[tuple[str, float]], codecs: Sequence[str]
+) -> tuple[ForwardPath, ...]:
     return tuple(ForwardPath(r, ev, c) for r, ev in renderings for c in codecs)
 
 
@@ -262,7 +264,9 @@ def run_harness(
         for path in paths:
             codes = make_sdr(ref, path)
             display = np.asarray(eotf_sRGB(codes), np.float32)
-            scores = {name: score_prediction(m(display), ref, display) for name, m in methods.items()}
+            scores = {
+                name: score_prediction(m(display), ref, display) for name, m in methods.items()
+            }
             base = scores["identity"]["pu21_psnr"]
             for name, s in scores.items():
                 rows.append(
