@@ -18,8 +18,9 @@ least three 8-bit levels that each hold >= 2 % of the tile's highlight pixels, w
 cover less than half of the span between the lowest and highest such level (gaps: a
 posterised gradient skips codes), with that span >= 8 codes (a visible ramp) and no gap
 between consecutive levels wider than 24 codes (a staircase of small steps, not two
-unrelated flat objects). The score is the share of highlight pixels in banded tiles. A smooth gradient fills its span (no gaps); a
-small highlight fails the pixel-count and area floors; a hard edge has too few levels.
+unrelated flat objects). The score is the share of highlight pixels in banded tiles. A smooth
+gradient fills its span (no gaps); a small highlight fails the pixel-count and area floors;
+a hard edge has too few levels.
 
 **Fake HDR** (:func:`fake_hdr`). Whether the highlight structure is real or only a gain or
 luma key of an SDR. Measured as ``detail`` = the standard deviation, in stops, of the
