@@ -17,6 +17,8 @@ negative values (DWAB ringing, down to about -0.004) average away; none are clam
 
 - ``tests/data/{interior,city,sunset}.exr``: 256x128, half, ZIP (lossless, so tests can compare
   write/read round trips exactly). Chosen for dynamic range: 25, 20 and 17 stops.
+- ``tests/data/{courtyard,forest,night,studio}.exr``: the same processing, for the SDR harness
+  (so it covers all eight studio lights with ``sunrise``).
 - ``src/hdr_mcp/data/sunrise.exr``: 512x256, half, DWAB (lossy like its source; ZIP would be
   about 410 KB), the package sample behind ``hdr_mcp.data.sample_path()``; sunrise has the
   brightest sun of the set (33664 in the original).
@@ -42,6 +44,11 @@ OUTPUTS = (
     ("interior", 4, "zip", ROOT / "tests" / "data"),
     ("city", 4, "zip", ROOT / "tests" / "data"),
     ("sunset", 4, "zip", ROOT / "tests" / "data"),
+    # Added for the SDR harness (tools/bench_sdr_harness.py): every studio light ships.
+    ("courtyard", 4, "zip", ROOT / "tests" / "data"),
+    ("forest", 4, "zip", ROOT / "tests" / "data"),
+    ("night", 4, "zip", ROOT / "tests" / "data"),
+    ("studio", 4, "zip", ROOT / "tests" / "data"),
     ("sunrise", 2, "dwab", ROOT / "src" / "hdr_mcp" / "data"),
 )
 
@@ -89,8 +96,11 @@ def make(source: Path, name: str, factor: int, compression: str, destination: Pa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="blender world/ folder")
+    parser.add_argument("names", nargs="*", help="only these images (default: all)")
     args = parser.parse_args()
     for name, factor, compression, destination in OUTPUTS:
+        if args.names and name not in args.names:
+            continue
         make(args.source, name, factor, compression, destination)
 
 

@@ -57,7 +57,7 @@ COMPRESSIONS: tuple[str, ...] = (
 SDR_TRANSFERS: tuple[str, ...] = ("srgb", "bt1886")
 
 #: Inverse tone-mapping operators of the classical SDR -> HDR method.
-OPERATORS: tuple[str, ...] = ("bt2446c", "power")
+OPERATORS: tuple[str, ...] = ("auto", "bt2446c", "power")
 
 #: Methods of ``sdr_to_hdr_video``.
 SDR_TO_HDR_METHODS: tuple[str, ...] = ("classical",)

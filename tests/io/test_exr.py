@@ -411,7 +411,7 @@ def test_real_blender_hdri_round_trip(tmp_path: Path, path: Path) -> None:
     _header, channels = _bindings_read(path)
     np.testing.assert_array_equal(original.pixels, _rgb(channels).astype(np.float32))
     assert original.info.colorspace == "lin_rec709" and original.info.dtype == "half"
-    assert original.pixels.max() > 100  # a real sun or window, not a display-referred image
+    assert original.pixels.max() > 20  # a sun, a window, an overcast sky: not display-referred
 
     copy = write_exr(tmp_path / path.name, original.pixels, metadata={"hdr_mcp/source": str(path)})
     copy_header, copy_channels = _bindings_read(copy)

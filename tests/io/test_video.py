@@ -239,3 +239,65 @@ def test_truncated_video_fails_cleanly(tmp_path, video):
     with pytest.raises((UnsupportedFile,)):
         probe(cut)
         list(iter_frames(cut))
+
+
+def _random_mp4(path, frames=24, faststart=True):
+    import av
+
+    options = {"movflags": "faststart"} if faststart else {}
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", format="mp4", options=options) as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(frames):
+            picture = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="yuv420p")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_header_promising_more_frames_than_decode_raises(tmp_path):
+    """A truncated MP4 (header first, so it survives) used to give 9 of 24 frames silently."""
+    full = _random_mp4(tmp_path / "full.mp4")
+    cut = tmp_path / "cut.mp4"
+    data = full.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    assert probe(cut)["frames"] == 24  # what the header says
+    frames = []
+    message = r"only \d+ frame\(s\) decode but the header declares 24"
+    with pytest.raises(UnsupportedFile, match=message):
+        for frame in iter_frames(cut):
+            frames.append(frame)  # noqa: PERF402 (the frames before the error are the point)
+    assert 0 < len(frames) < 24  # the frames that decode were delivered first
+    assert len(list(iter_frames(cut, stop=len(frames)))) == len(frames)  # a range inside is fine
+
+
+@pytest.mark.parametrize(
+    "trc, primaries, transfer, colorspace",
+    [
+        (1, 1, "bt1886", "lin_rec709"),  # broadcast HD: BT.709 tags, displayed with BT.1886
+        (13, 1, "srgb", "lin_rec709"),  # IEC 61966-2-1
+        (14, 9, "bt1886", "lin_rec2020"),  # BT.2020 SDR
+        (2, 2, None, None),  # untagged: the caller decides
+        (16, 9, "pq", "lin_rec2020"),
+    ],
+)
+def test_probe_reports_transfer_and_primaries(tmp_path, trc, primaries, transfer, colorspace):
+    import av
+
+    path = tmp_path / "tagged.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+        stream.codec_context.color_trc = trc
+        stream.codec_context.color_primaries = primaries
+        frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24")
+        for packet in stream.encode(frame.reformat(format="yuv420p")):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    info = probe(path)
+    assert (info["transfer"], info["primaries"]) == (transfer, colorspace)

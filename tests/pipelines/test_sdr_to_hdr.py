@@ -12,10 +12,6 @@ import pytest
 av = pytest.importorskip("av")
 OpenEXR = pytest.importorskip("OpenEXR")
 
-from hdr_mcp.color.inverse_tonemap import (
-    tone_mapping_BT2446_C,
-    tone_mapping_inverse_BT2446_C,
-)
 from hdr_mcp.errors import InvalidArgument, UnsupportedFile
 from hdr_mcp.io import read_image, write_exr, write_png, write_sdr
 from hdr_mcp.io.video import VideoWriter, probe
@@ -32,6 +28,23 @@ def srgb_eotf(v: np.ndarray) -> np.ndarray:
     """IEC 61966-2-1 piecewise sRGB EOTF (closed form, independent of hdr_mcp.color)."""
     v = np.asarray(v, dtype=np.float64)
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+# Report ITU-R BT.2446-1 section 6.1.4 / 6.2 with its published constants (closed forms,
+# independent of hdr_mcp.color.inverse_tonemap, which derives k2 and k4 from continuity).
+K1, K2, K3, K4, Y_SDR_IP = 0.83802, 15.09968, 0.74204, 78.99439, 58.535
+
+
+def tone_mapping_BT2446_C(y):
+    y = np.asarray(y, np.float64)
+    ip = Y_SDR_IP / K1
+    return np.where(y < ip, K1 * y, K2 * np.log(np.maximum(y, ip) / ip - K3) + K4)
+
+
+def tone_mapping_inverse_BT2446_C(y):
+    y = np.asarray(y, np.float64)
+    ip = Y_SDR_IP / K1
+    return np.where(y < Y_SDR_IP, y / K1, ip * (np.exp((np.maximum(y, Y_SDR_IP) - K4) / K2) + K3))
 
 
 def expected_scene(e: np.ndarray, *, peak=1000.0, white=100.0, npu=100.0) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Inverse tone mapping: SDR display light -> HDR display light, with the forward curves.
 
-Two operators, both *global* (one curve per shot, no image statistics, so video cannot pump)
-and both luminance based (each pixel's RGB is scaled by one factor, so hue and the RGB ratios
-of the SDR pixel are kept):
+Three operators. ``bt2446c`` and ``power`` are *global* (one fixed curve, no image
+statistics) and luminance based (each pixel's RGB is scaled by one factor, so hue and the RGB
+ratios of the SDR pixel are kept); ``auto`` measures the shot once (parameters fixed per shot,
+so video cannot pump), scales RGB by one factor per pixel too, and adds a spatial expand map
+for clipped areas:
 
 ``"bt2446c"``
     The SDR-to-HDR conversion of **Conversion Method C** in Report ITU-R BT.2446-1 (03/2021),
@@ -62,11 +64,54 @@ of the SDR pixel are kept):
     (26 cd/m^2 for a 203 cd/m^2 reference white, i.e. 26/203 of reference white):
     ``gamma = ln(grey_nits / peak) / ln(0.18)``.
 
+``"auto"``
+    A *blind* operator for SDR whose making is unknown (camera JPEGs, broadcast masters, renders,
+    phone video): :func:`analyse_shot` estimates from the shot itself whether its highlights
+    were **clipped** (a plateau at the top code values, as plain exposure clipping or a camera's
+    hard shoulder leave) or **compressed** by a soft shoulder (Reinhard, filmic curves,
+    BT.2446 Method A), and :func:`expand` then
+
+    * keeps the mid-tones linear: ``nits = E * reference_white_nits`` below the knee (SDR white
+      is reference white, the display-light mapping of Report ITU-R BT.2408 section 5);
+    * expands only above the knee, with the inverse of a Reinhard-type shoulder,
+      ``x = k + (1 - k) v / (1 - c v)``, ``v = (V - k) / (1 - k)``, C1 at the knee and reaching
+      ``P`` (in units of reference white) at SDR white, driven by ``V`` = the pixel's largest
+      channel (RGB scaled by one factor, hue kept; driving by the largest channel expands a
+      saturated highlight as far as a neutral one);
+    * gives clipped regions a smooth expansion with an *expand map* in the manner of Banterle
+      et al. (2006, 2008): a Gaussian density estimate of the near-white pixels (here the
+      blurred soft mask ``m = clip((V - 0.9) / 0.09, 0, 1)``, sigma 3 % of the image diagonal)
+      multiplies a gain ``1 + (G - 1) m d``, so the boost grows towards the inside of large
+      clipped areas (sun, sky) and stays near 1 for small specular glints and at plateau
+      edges (continuous there, since ``m`` is). Like Kovaleski & Oliveira (2014) the boost is
+      confined to the bright pixels themselves (the mask ``m`` multiplies the density), so it
+      does not bleed into darker neighbours.
+
+    The decision is one number per shot, ``softness`` in [0, 1], from the clipped fraction
+    ``f`` (share of sampled pixels whose largest channel is >= 0.95, i.e. codes >= ~249/255):
+    ``softness = clip((0.08 - f) / 0.06, 0, 1)``. Clipped shots (softness 0) get a high knee
+    and a mild curve with the expand map (k = 0.85, P = 1.5, G = 2), compressed ones
+    (softness 1) a low knee and the full range (k = 0.3, P = peak/reference white, G = 1);
+    in between every parameter is interpolated, so a shot near the threshold is not flipped
+    between two regimes. The thresholds and end points were chosen on the SDR harness
+    (:mod:`hdr_mcp.metrics.sdr_harness`, eight real HDRIs, ten forward paths), which is also
+    what they are judged on; see ``docs/classical_harness.md``. The histogram near white and
+    the saturation of bright pixels are measured and reported in :class:`ShotAnalysis` (for
+    provenance and QA) but do not steer the curve.
+
+    References: Banterle, F., Ledda, P., Debattista, K., Chalmers, A. (2006). *Inverse tone
+    mapping*. GRAPHITE 2006, 349-356; Banterle et al. (2008). *Expanding low dynamic range
+    videos for high dynamic range applications*. SCCG 2008; Kovaleski, R. P., Oliveira, M. M.
+    (2014). *High-quality reverse tone mapping for a wide range of exposures*. SIBGRAPI 2014;
+    Reinhard et al. (2002), eq. 4 (the shoulder whose inverse is used).
+
 Units. The curves take and return absolute luminance in cd/m^2 ("nits"). The RGB
 functions take and return linear RGB (default primaries BT.709) in cd/m^2. The dispatcher
 :func:`inverse_tonemap` takes *relative* SDR display light (SDR peak white = 1.0) and returns
 HDR cd/m^2 with SDR white on ``peak_nits`` and the operator's reference white on
-``reference_white_nits``; :func:`tonemap` is its exact inverse.
+``reference_white_nits`` (``auto``: ``peak_nits`` is the ceiling, reached by SDR white only in
+compressed shots, see :func:`expand`); :func:`tonemap` is its exact inverse for ``bt2446c``
+and ``power`` (``auto`` is spatial and has no inverse).
 
 Arrays: numpy, any shape ``(..., 3)`` for RGB; float32 in gives float32 out, anything else
 float64. NaN propagates. The functions are strictly increasing in luminance.
@@ -75,6 +120,7 @@ float64. NaN propagates. The functions are strictly increasing in luminance.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,12 +132,16 @@ from hdr_mcp.color.gamut import luminance, rgb_to_rgb_matrix
 from hdr_mcp.errors import InvalidArgument
 
 __all__ = [
+    "AUTO_CLIP_LEVEL",
     "BT2408_GREY_CARD_NITS",
     "BT2408_REFERENCE_WHITE_NITS",
     "CONSTANTS_BT2446_C",
     "OPERATORS",
     "BT2446MethodC",
+    "ShotAnalysis",
+    "analyse_shot",
     "crosstalk_matrix_BT2446_C",
+    "expand",
     "hdr_to_sdr_BT2446_C",
     "hdr_to_sdr_power",
     "inverse_tonemap",
@@ -111,7 +161,7 @@ BT2408_REFERENCE_WHITE_NITS = 203.0
 BT2408_GREY_CARD_NITS = 26.0
 
 #: Operators :func:`inverse_tonemap` accepts.
-OPERATORS: tuple[str, ...] = ("bt2446c", "power")
+OPERATORS: tuple[str, ...] = ("auto", "bt2446c", "power")
 
 
 @dataclass(frozen=True)
@@ -350,6 +400,234 @@ def hdr_to_sdr_power(
     return (rgb * factor[..., None].astype(rgb.dtype, copy=False)).astype(rgb.dtype, copy=False)
 
 
+
+# -- blind operator ("auto") -------------------------------------------------------------------
+
+#: Display light of the largest channel at or above which a pixel counts as clipped
+#: (sRGB code ~0.977, 249/255: a clip plateau survives JPEG ringing of a few codes).
+AUTO_CLIP_LEVEL = 0.95
+#: Clipped fractions at which ``softness`` is 1 (at or below) and 0 (at or above).
+_SOFT_CLIPPED_FRACTION, _HARD_CLIPPED_FRACTION = 0.02, 0.08
+#: (knee, curve peak in reference-white units, clip-map gain) of a clipped shot; a compressed
+#: shot uses knee 0.3, the full peak and no map gain.
+_CLIPPED_KNEE, _CLIPPED_CURVE_PEAK, _CLIPPED_MAP_GAIN = 0.85, 1.5, 2.0
+_SOFT_KNEE = 0.3
+#: Soft mask of the expand map: ramps from 0 at this largest-channel level to 1 at 0.99.
+_MAP_LOW, _MAP_HIGH = 0.9, 0.99
+#: Expand-map Gaussian sigma as a fraction of the image diagonal; the map is computed on a
+#: copy downscaled by _MAP_DOWNSCALE (it is smooth, so nothing is lost, and it is 16x cheaper).
+_MAP_SIGMA, _MAP_DOWNSCALE = 0.03, 4
+#: Pixels looked at per frame by analyse_shot (a regular subsample beyond this).
+_ANALYSIS_PIXELS = 1 << 18
+_NEAR_WHITE_LOW = 0.6
+
+
+@dataclass(frozen=True)
+class ShotAnalysis:
+    """What :func:`analyse_shot` measured in a shot and the ``auto`` parameters derived from it.
+
+    Fractions are of the sampled pixels of all analysed frames. JSON-safe via :meth:`to_dict`;
+    rebuild with ``ShotAnalysis(**d)``.
+
+    Attributes
+    ----------
+    clipped_fraction
+        Share of pixels whose largest channel is >= :data:`AUTO_CLIP_LEVEL` (display light).
+    near_white_fraction
+        Share whose largest channel is in [0.6, :data:`AUTO_CLIP_LEVEL`): the shoulder region.
+    bright_saturation
+        Mean ``1 - min/max`` over RGB of the pixels whose largest channel is >= 0.6 (0 =
+        neutral highlights, as per-channel shoulders leave them; reported, not used).
+    softness
+        0 = highlights clipped, 1 = compressed by a soft shoulder (module docstring).
+    knee
+        Display light below which :func:`expand` is linear (largest-channel units).
+    frames
+        Number of frames analysed.
+    """
+
+    clipped_fraction: float
+    near_white_fraction: float
+    bright_saturation: float
+    softness: float
+    knee: float
+    frames: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "clipped_fraction": self.clipped_fraction,
+            "near_white_fraction": self.near_white_fraction,
+            "bright_saturation": self.bright_saturation,
+            "softness": self.softness,
+            "knee": self.knee,
+            "frames": self.frames,
+        }
+
+    def curve_peak(self, peak_ratio: float) -> float:
+        """Curve value at SDR white, in reference-white units, for ``peak / reference white``."""
+        clipped = min(_CLIPPED_CURVE_PEAK, peak_ratio)
+        return clipped + (peak_ratio - clipped) * self.softness
+
+    def map_gain(self, peak_ratio: float) -> float:
+        """Expand-map gain inside large clipped areas, so curve peak x gain <= peak ratio."""
+        gain = _CLIPPED_MAP_GAIN + (1.0 - _CLIPPED_MAP_GAIN) * self.softness
+        return max(1.0, min(gain, peak_ratio / self.curve_peak(peak_ratio)))
+
+
+def _frame_statistics(frame: Any, index: int) -> tuple[int, int, int, float, int]:
+    rgb = float_array(frame, "frames")
+    if rgb.ndim < 2 or rgb.shape[-1] != 3:
+        raise InvalidArgument(
+            "frames", f"frame {index} of shape {rgb.shape}", "expected RGB display light (..., 3)"
+        )
+    flat = rgb.reshape(-1, 3)
+    step = max(1, flat.shape[0] // _ANALYSIS_PIXELS)
+    sample = np.asarray(flat[::step], np.float32)
+    if not np.all(np.isfinite(sample)):
+        raise InvalidArgument("frames", f"frame {index}", "contains NaN or infinity")
+    top = sample.max(axis=-1)
+    low = sample.min(axis=-1)
+    clipped = int(np.count_nonzero(top >= AUTO_CLIP_LEVEL))
+    bright = top >= _NEAR_WHITE_LOW
+    near = int(np.count_nonzero(bright)) - clipped
+    saturation = float(np.sum(1.0 - low[bright] / top[bright])) if np.any(bright) else 0.0
+    return sample.shape[0], clipped, near, saturation, int(np.count_nonzero(bright))
+
+
+def analyse_shot(frames: Iterable[Any]) -> ShotAnalysis:
+    """Measure how a shot's highlights were made, once per shot (so video cannot pump).
+
+    Parameters
+    ----------
+    frames
+        Frames of relative SDR display light (an EOTF-decoded code value, SDR white = 1.0),
+        each ``(..., 3)``, any primaries. Pass a sample (e.g. 16 evenly spaced frames) for a
+        long shot; each frame is looked at through a regular subsample of at most 2^18 pixels.
+
+    Returns
+    -------
+    :class:`ShotAnalysis`: the measurements and ``softness``/``knee`` (module docstring).
+
+    Raises
+    ------
+    InvalidArgument
+        ``frames`` is empty, a frame is not RGB, or holds NaN/inf.
+    """
+    total = clipped = near = bright = count = 0
+    saturation = 0.0
+    for index, frame in enumerate(frames):
+        n, c, nw, sat, b = _frame_statistics(frame, index)
+        total, clipped, near, saturation, bright = (
+            total + n, clipped + c, near + nw, saturation + sat, bright + b
+        )
+        count += 1
+    if count == 0 or total == 0:
+        raise InvalidArgument("frames", "empty", "need at least one frame with pixels")
+    fraction = clipped / total
+    softness = (_HARD_CLIPPED_FRACTION - fraction) / (
+        _HARD_CLIPPED_FRACTION - _SOFT_CLIPPED_FRACTION
+    )
+    softness = min(max(softness, 0.0), 1.0)
+    return ShotAnalysis(
+        clipped_fraction=fraction,
+        near_white_fraction=near / total,
+        bright_saturation=saturation / bright if bright else 0.0,
+        softness=softness,
+        knee=_CLIPPED_KNEE + (_SOFT_KNEE - _CLIPPED_KNEE) * softness,
+        frames=count,
+    )
+
+
+def _largest_channel(rgb: np.ndarray) -> np.ndarray:
+    """``max(R, G, B)`` per pixel (``rgb.max(axis=-1)`` is ~20x slower on (H, W, 3) float32)."""
+    top = np.maximum(rgb[..., 0], rgb[..., 1])
+    np.maximum(top, rgb[..., 2], out=top)
+    return top
+
+
+def _expand_map(top: np.ndarray) -> np.ndarray:
+    """Soft clip mask times its blurred density, ``m * d`` in [0, 1], same shape as ``top``."""
+    import cv2
+
+    ramp = np.subtract(top, np.float32(_MAP_LOW), dtype=np.float32)
+    ramp *= np.float32(1.0 / (_MAP_HIGH - _MAP_LOW))
+    mask = np.clip(ramp, 0.0, 1.0, out=ramp)
+    h, w = mask.shape
+    small_w, small_h = max(1, w // _MAP_DOWNSCALE), max(1, h // _MAP_DOWNSCALE)
+    small = cv2.resize(mask, (small_w, small_h), interpolation=cv2.INTER_AREA)
+    sigma = max(0.5, _MAP_SIGMA * math.hypot(small_h, small_w))
+    density = cv2.GaussianBlur(small, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    density = cv2.resize(density, (w, h), interpolation=cv2.INTER_LINEAR)
+    mask *= density
+    return mask
+
+
+def expand(
+    display_light: Any,
+    analysis: ShotAnalysis,
+    *,
+    peak_nits: float = 1000.0,
+    reference_white_nits: float = BT2408_REFERENCE_WHITE_NITS,
+) -> np.ndarray:
+    """The ``auto`` operator: relative SDR display light -> HDR display light in cd/m^2.
+
+    Parameters
+    ----------
+    display_light
+        One frame of relative SDR display light (SDR white = 1.0), ``(H, W, 3)`` (the expand
+        map needs the picture); other shapes ``(..., 3)`` get the curve without the map.
+        float32 in gives float32 out.
+    analysis
+        The shot's :class:`ShotAnalysis` (the same for every frame of the shot).
+    peak_nits
+        Ceiling of the result in cd/m^2 (above ``reference_white_nits``): SDR white reaches it
+        in a fully compressed shot; in a clipped one the curve stops at 1.5 x reference white
+        and the expand map takes the inside of large clipped areas up to 3 x reference white.
+    reference_white_nits
+        Where SDR mid-tones are anchored: ``E -> E * reference_white_nits`` below the knee.
+
+    Returns
+    -------
+    HDR RGB in cd/m^2, same shape; ``nits = rgb * reference_white_nits * g`` with one factor
+    ``g >= 1`` per pixel (1 below the knee), so hue is kept. Negative and black pixels stay
+    linear. Monotone in the SDR level for a fixed map, continuous everywhere.
+    """
+    if not isinstance(analysis, ShotAnalysis):
+        raise InvalidArgument("analysis", analysis, "expected a ShotAnalysis (analyse_shot)")
+    _check_levels(peak_nits, reference_white_nits)
+    rgb = _float_array(display_light, "display_light")
+    check_channels(rgb, "display_light", 3, exact=True)
+    dt = rgb.dtype.type
+    ratio = peak_nits / reference_white_nits
+    knee = analysis.knee
+    top_value = analysis.curve_peak(ratio)
+    top = _largest_channel(rgb)
+    # Inverse Reinhard shoulder above the knee: x = k + (1-k) v / (1 - c v), x(1) = top_value;
+    # gain = x / top there, 1 below the knee. Computed in place: a 1080p frame is 2 M pixels.
+    c = dt(1.0 - (1.0 - knee) / (top_value - knee))
+    v = np.subtract(top, dt(knee))
+    v *= dt(1.0 / (1.0 - knee))
+    np.clip(v, 0.0, 1.0, out=v)
+    denominator = v * -c
+    denominator += dt(1.0)
+    v *= dt(1.0 - knee)
+    v /= denominator
+    v += dt(knee)  # the shoulder value x (= knee below the knee)
+    np.maximum(top, dt(knee), out=denominator)
+    v /= denominator  # x / max(top, knee): exactly 1 at and below the knee
+    gain = v
+    map_gain = analysis.map_gain(ratio)
+    if rgb.ndim == 3 and map_gain > 1.0:
+        boost = _expand_map(np.asarray(top, dtype=np.float32))
+        boost *= np.float32(map_gain - 1.0)
+        boost += np.float32(1.0)
+        gain *= boost.astype(rgb.dtype, copy=False)
+    gain *= dt(reference_white_nits)
+    out = np.empty_like(rgb)
+    np.multiply(rgb, gain[..., None], out=out)
+    return out
+
+
 # -- dispatcher --------------------------------------------------------------------------------
 
 
@@ -372,8 +650,16 @@ def _bt2446c_setup(params: dict[str, Any], peak_nits: float, reference_white_nit
     The Report's curve is anchored at a 203 cd/m^2 reference white. To put reference white at
     ``reference_white_nits`` instead, luminance is expressed in "curve units"
     ``Y * 203 / reference_white_nits``; SDR white is the forward curve's image of the peak,
-    so SDR 1.0 lands exactly on ``peak_nits``. With reference_white_nits = 203 and
-    peak_nits = 1000 this is the Report's operating point (SDR white = 118.38 cd/m^2).
+    so SDR 1.0 lands exactly on ``peak_nits``.
+
+    This is **not** the Report's SDR operating point, even at reference_white_nits = 203 and
+    peak_nits = 1000 (where the curve itself is the Report's): the Report's SDR signal is
+    shown on a 100 cd/m^2 display, so SDR 1.0 is 100 cd/m^2 there and the Report's forward
+    curve sends 1000 cd/m^2 to 118.38 cd/m^2, a 107 % super-white that an SDR deliverable
+    clips. Here SDR 1.0 is read as 118.38 cd/m^2 instead (every SDR level 1.18x brighter
+    than on the Report's display), which is what makes SDR white expand to the peak. With
+    the Report's literal reading SDR white would expand to only 332.6 cd/m^2 and 18 % grey
+    to 21.48 cd/m^2 (here: 1000 and 25.43 cd/m^2; both pinned in the tests).
     """
     unknown = set(params) - {"k1", "k3", "y_sdr_ip", "alpha"}
     if unknown:
@@ -400,6 +686,14 @@ def _power_gamma(params: dict[str, Any], peak_nits: float, reference_white_nits:
     return float(gamma)
 
 
+def _no_auto_params(params: dict[str, Any]) -> None:
+    if params:
+        name = min(params)
+        raise InvalidArgument(
+            name, params[name], "'auto' takes no parameters (it measures the shot: analyse_shot)"
+        )
+
+
 def _check_operator(operator: str) -> None:
     if operator not in OPERATORS:
         raise InvalidArgument("operator", operator, f"choose one of: {', '.join(OPERATORS)}")
@@ -417,10 +711,23 @@ def operator_parameters(
     For provenance (EXR headers, job results) and to validate arguments before any pixel work.
     ``bt2446c``: k1, k2, k3, k4, y_sdr_ip, alpha, ``curve_units_per_nit`` (203 /
     reference_white_nits) and ``sdr_white_curve_nits`` (the SDR luminance, in curve units,
-    that SDR white stands for). ``power``: gamma.
+    that SDR white stands for). ``power``: gamma. ``auto``: its fixed constants (the per-shot
+    values are in the :class:`ShotAnalysis`, :meth:`ShotAnalysis.to_dict`).
     """
     _check_operator(operator)
     _check_levels(peak_nits, reference_white_nits)
+    if operator == "auto":
+        _no_auto_params(params)
+        return {
+            "clip_level": AUTO_CLIP_LEVEL,
+            "soft_clipped_fraction": _SOFT_CLIPPED_FRACTION,
+            "hard_clipped_fraction": _HARD_CLIPPED_FRACTION,
+            "clipped_knee": _CLIPPED_KNEE,
+            "soft_knee": _SOFT_KNEE,
+            "clipped_curve_peak": _CLIPPED_CURVE_PEAK,
+            "clipped_map_gain": _CLIPPED_MAP_GAIN,
+            "map_sigma_of_diagonal": _MAP_SIGMA,
+        }
     if operator == "power":
         return {"gamma": _power_gamma(params, peak_nits, reference_white_nits)}
     c, units, sdr_white = _bt2446c_setup(params, peak_nits, reference_white_nits)
@@ -453,7 +760,9 @@ def inverse_tonemap(
         Linear SDR display light relative to SDR peak white (an EOTF-decoded code value:
         code 1.0 -> 1.0), shape (..., 3), primaries ``colorspace``.
     operator
-        ``"bt2446c"`` (BT.2446-1 Method C) or ``"power"``; see the module docstring.
+        ``"bt2446c"`` (BT.2446-1 Method C), ``"power"`` or ``"auto"`` (this one image is the
+        shot: :func:`analyse_shot` then :func:`expand`; for video call those two yourself so
+        the analysis is shared by the frames); see the module docstring.
     peak_nits
         HDR luminance of SDR white (1, 1, 1), cd/m^2; must exceed ``reference_white_nits``.
     reference_white_nits
@@ -469,6 +778,16 @@ def inverse_tonemap(
     """
     _check_operator(operator)
     _check_levels(peak_nits, reference_white_nits)
+    if operator == "auto":
+        _no_auto_params(params)
+        rgb = _float_array(rgb, "rgb_sdr")
+        check_channels(rgb, "rgb_sdr", 3, exact=True)
+        return expand(
+            rgb,
+            analyse_shot([rgb]),
+            peak_nits=peak_nits,
+            reference_white_nits=reference_white_nits,
+        )
     if operator == "bt2446c":
         constants, units, sdr_white = _bt2446c_setup(params, peak_nits, reference_white_nits)
         # sdr_to_hdr_BT2446_C(rgb * sdr_white) / units, with the two scalings folded into the
@@ -494,9 +813,14 @@ def tonemap(
     """Exact inverse of :func:`inverse_tonemap`: HDR cd/m^2 -> relative SDR display light.
 
     Same parameters; ``tonemap(inverse_tonemap(x, ...), ...) == x`` to rounding. Values above
-    ``peak_nits`` give SDR values above 1.0 (nothing is clipped).
+    ``peak_nits`` give SDR values above 1.0 (nothing is clipped). ``auto`` has no inverse (its
+    expand map is spatial and its parameters come from the shot): refused.
     """
     _check_operator(operator)
+    if operator == "auto":
+        raise InvalidArgument(
+            "operator", operator, "'auto' has no inverse; use 'bt2446c' or 'power'"
+        )
     _check_levels(peak_nits, reference_white_nits)
     if operator == "bt2446c":
         constants, units, sdr_white = _bt2446c_setup(params, peak_nits, reference_white_nits)

@@ -13,6 +13,25 @@ write by default.
 
 Decoding streams: one frame is held at a time, so memory does not grow with the frame count.
 Frames before ``start`` are decoded and dropped (exact, costs decode time; no keyframe seeking).
+A file whose header promises more frames than can be decoded (truncated, or a wrong header)
+raises :class:`~hdr_mcp.errors.UnsupportedFile` naming the real count when the iteration
+reaches its end, rather than silently giving a short result.
+
+Transfer and primaries. The pixels are code values; how to linearise them depends on the
+stream's tags, which :func:`probe` reports twice: FFmpeg's names (``color_trc``,
+``color_primaries``) and what they mean for SDR linearisation (``transfer``, ``primaries``):
+
+- ``bt709``, ``smpte170m``, ``bt2020_10``, ``bt2020_12``, ``smpte240m``, ``bt1361_ecg``,
+  ``iec61966_2_4`` -> ``"bt1886"``: broadcast video is mastered on a BT.1886 display
+  (Rec. ITU-R BT.1886, gamma 2.4); its BT.709 OETF tag names the camera curve, not the display.
+- ``iec61966_2_1`` -> ``"srgb"`` (IEC 61966-2-1); ``gamma22`` -> ``"gamma22"``.
+- ``smpte2084``, ``arib_std_b67``, ``linear`` -> ``"pq"``, ``"hlg"``, ``"linear"`` (not SDR).
+- anything else, or untagged -> ``None``: the caller chooses (sRGB is the usual guess for
+  computer-made video).
+
+``primaries``: ``bt709`` -> ``"lin_rec709"``, ``bt2020`` -> ``"lin_rec2020"`` (BT.2020 SDR is
+not BT.709), ``smpte432`` -> ``"lin_p3d65"``; BT.601 primaries (``smpte170m``, ``bt470bg``,
+within about 0.01 xy of BT.709) -> ``"lin_rec709"``; untagged or other -> ``None``.
 
 :class:`VideoWriter` writes H.264 (libx264) ``yuv420p`` with BT.709 tags, limited range, atomically
 (a hidden temporary file renamed on success).
@@ -69,6 +88,29 @@ _MATRICES = {
     10: ("bt2020c", "BT2020"),
 }
 _RANGES = {0: "unspecified", 1: "limited", 2: "full"}
+# FFmpeg color_trc names -> SDR linearisation (module docstring).
+_TRANSFERS = {
+    "bt709": "bt1886",
+    "smpte170m": "bt1886",
+    "bt2020_10": "bt1886",
+    "bt2020_12": "bt1886",
+    "smpte240m": "bt1886",
+    "bt1361_ecg": "bt1886",
+    "iec61966_2_4": "bt1886",
+    "iec61966_2_1": "srgb",
+    "gamma22": "gamma22",
+    "smpte2084": "pq",
+    "arib_std_b67": "hlg",
+    "linear": "linear",
+}
+# FFmpeg color_primaries names -> hdr_mcp colour space names (module docstring).
+_PRIMARIES = {
+    "bt709": "lin_rec709",
+    "smpte170m": "lin_rec709",
+    "bt470bg": "lin_rec709",
+    "bt2020": "lin_rec2020",
+    "smpte432": "lin_p3d65",
+}
 _WRITER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 
@@ -117,7 +159,8 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
     ``frames`` (count; from the container header, else by counting packets), ``codec``
     (decoder name), ``pix_fmt``, ``bit_depth`` (bits of the deepest component),
     ``duration_s`` (float or None), ``color_primaries``, ``color_trc``, ``colorspace``,
-    ``color_range`` (FFmpeg tag names; "unspecified" when untagged).
+    ``color_range`` (FFmpeg tag names; "unspecified" when untagged), ``transfer`` and
+    ``primaries`` (what the tags mean: see the module docstring; None when untagged).
 
     Raises
     ------
@@ -144,6 +187,8 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
             duration = container.duration / 1_000_000
+        trc = _enum_name(ColorTrc, int(context.color_trc))
+        primaries = _enum_name(ColorPrimaries, int(context.color_primaries))
         return {
             "width": int(context.width),
             "height": int(context.height),
@@ -153,8 +198,10 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
             "pix_fmt": context.pix_fmt,
             "bit_depth": _bit_depth(context.pix_fmt),
             "duration_s": duration,
-            "color_primaries": _enum_name(ColorPrimaries, int(context.color_primaries)),
-            "color_trc": _enum_name(ColorTrc, int(context.color_trc)),
+            "color_primaries": primaries,
+            "color_trc": trc,
+            "transfer": _TRANSFERS.get(trc),
+            "primaries": _PRIMARIES.get(primaries),
             "colorspace": _MATRICES.get(int(context.colorspace), ("unspecified", None))[0],
             "color_range": _RANGES.get(int(context.color_range), str(int(context.color_range))),
         }
@@ -185,16 +232,19 @@ def iter_frames(
 ) -> Iterator[np.ndarray]:
     """Yield frames ``start <= i < stop`` of ``path`` as float32 (H, W, 3) code values in [0, 1].
 
-    ``stop=None`` reads to the end; a ``stop`` past the end simply ends the iteration (call
-    :func:`probe` first to check a range). 8-bit sources give multiples of 1/255, deeper ones
-    of 1/65535. The file is closed when the iterator is exhausted or closed.
+    ``stop=None`` reads to the end; a ``stop`` past the frame count the header declares simply
+    ends the iteration there (call :func:`probe` first to check a range). 8-bit sources give
+    multiples of 1/255, deeper ones of 1/65535. The file is closed when the iterator is
+    exhausted or closed.
 
     Raises
     ------
     InvalidArgument
         ``path`` missing, ``start``/``stop`` invalid.
     UnsupportedFile
-        Not a readable video, or its data is corrupt where decoding reaches it.
+        Not a readable video, or its data is corrupt where decoding reaches it, or decoding
+        ends before the frames the header promises (``min(stop, declared count)``): the
+        message gives the real count, after the frames that did decode were yielded.
     """
     import av
 
@@ -204,6 +254,7 @@ def iter_frames(
         stream.thread_type = "AUTO"
         deep = _bit_depth(stream.codec_context.pix_fmt) > 8
         rgb_format, scale = ("rgb48le", 1.0 / 65535.0) if deep else ("rgb24", 1.0 / 255.0)
+        declared = int(stream.frames or 0)
         index = 0
         try:
             for frame in container.decode(stream):
@@ -211,11 +262,19 @@ def iter_frames(
                     yield _to_rgb(frame, rgb_format, scale)
                 index += 1
                 if stop is not None and index >= stop:
-                    break  # before decoding a frame nobody asked for
+                    return  # before decoding a frame nobody asked for
         except av.FFmpegError as e:
             raise UnsupportedFile(
                 "path", str(path), f"decoding failed at frame {index} ({e})"
             ) from e
+        promised = declared if stop is None else min(stop, declared)
+        if index < promised:
+            raise UnsupportedFile(
+                "path",
+                str(path),
+                f"only {index} frame(s) decode but the header declares {declared}: the file "
+                f"is truncated or its header is wrong (frames {index}..{promised - 1} missing)",
+            )
     finally:
         container.close()
 

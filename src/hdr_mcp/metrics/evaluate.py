@@ -69,8 +69,9 @@ OWNED_FILES = (REPORT_JSON, REPORT_PNG, PREVIEW_PNG)
 #: One line per metric, copied into every result so a reader needs no documentation.
 DEFINITIONS: dict[str, str] = {
     "pu21_psnr": (
-        "PSNR (dB, peak 256) of PU21 banding_glare-encoded RGB in cd/m^2 (Mantiuk & Azimi 2021);"
-        " MSE pooled over frames; higher is better"
+        "PSNR (dB, peak 256) of PU21 banding_glare-encoded linear BT.709 RGB in cd/m^2 (Mantiuk &"
+        " Azimi 2021; other colour spaces converted first); MSE pooled over frames; higher is"
+        " better"
     ),
     "pu21_ssim": (
         "SSIM (Wang 2004: 11x11 Gaussian sigma 1.5, K1 .01, K2 .03, valid windows) of PU21-encoded"
@@ -435,7 +436,7 @@ def evaluate(
         pred_stats.add(y_pred)
         clipped.append(clipped_fraction(x))
         if pred_temporal is not None:
-            pred_temporal.add(x, argument="prediction")
+            pred_temporal.add(x, argument="prediction", colorspace=colorspace)
         error = r = None
         score = 0.0 if i == first else -1.0
         if ref_src is not None:
@@ -448,7 +449,7 @@ def evaluate(
                     f"frame shape {r.shape} differs from prediction {x.shape}"
                     f" ({pred_src.paths[i].name})",
                 )
-            mse = pu21_mse(x, r, nits_per_unit=scale)
+            mse = pu21_mse(x, r, nits_per_unit=scale, colorspace=colorspace)
             mses.append(mse)
             # PU21 luminance codes once per frame, for both SSIM and the report's error map; in
             # float64, as pu21_ssim(x, r) computes them.
@@ -466,7 +467,7 @@ def evaluate(
             ref_stats.add(image_luminance(r, colorspace))
             ref_clipped.append(clipped_fraction(r))
             if ref_temporal is not None:
-                ref_temporal.add(r, argument="reference")
+                ref_temporal.add(r, argument="reference", colorspace=colorspace)
             error = np.abs(codes_x - codes_r).astype(np.float32)
             score = mse
         worst.offer(i, score, x, r, error)

@@ -28,6 +28,7 @@ from hdr_mcp.metrics._checks import as_image, as_rgb, positive_scale, same_shape
 __all__ = [
     "BT2124_LMS_MATRIX",
     "PU21_PEAK",
+    "PU21_PSNR_COLORSPACE",
     "PU21_REFERENCE_Y",
     "delta_e_itp",
     "ictcp",
@@ -75,23 +76,48 @@ def psnr_from_mse(mse: float, peak: float) -> float:
     return 10.0 * math.log10(peak * peak / mse)
 
 
-def pu21_mse(pred: object, ref: object, *, nits_per_unit: float = 100.0) -> float:
+#: The RGB space PU21-PSNR is computed in: PU21 encodes each channel, so the figure depends on
+#: the primaries; RGB in any other space is converted to linear BT.709 first (the primaries of
+#: the reference ``pu21_metric.m`` examples, and of most of this project's data, whose figures
+#: stay as they were). Colours outside BT.709 get negative channels there, which PU21's range
+#: clamps to 0.005 cd/m^2 (ColorVideoVDP's ``pu_psnr_rgb2020`` is the BT.2020 alternative).
+PU21_PSNR_COLORSPACE = "lin_rec709"
+
+
+def _in_pu21_space(x: np.ndarray, colorspace: str) -> np.ndarray:
+    if colorspace == PU21_PSNR_COLORSPACE or x.ndim < 2 or x.shape[-1] not in (3, 4):
+        return x
+    from hdr_mcp.color import rgb_to_rgb_matrix
+
+    m = np.asarray(rgb_to_rgb_matrix(colorspace, PU21_PSNR_COLORSPACE), np.float64)
+    return np.asarray(x[..., :3], np.float64) @ m.T
+
+
+def pu21_mse(
+    pred: object, ref: object, *, nits_per_unit: float = 100.0, colorspace: str = "lin_rec709"
+) -> float:
     """Mean squared difference of PU21-encoded values (every channel of every pixel).
 
-    Each value is multiplied by ``nits_per_unit`` (-> cd/m^2) and PU21 ``banding_glare`` encoded
+    RGB in ``colorspace`` is converted to :data:`PU21_PSNR_COLORSPACE` (linear BT.709), each
+    value multiplied by ``nits_per_unit`` (-> cd/m^2) and PU21 ``banding_glare`` encoded
     (clamped to [0.005, 10000] cd/m^2, see :mod:`hdr_mcp.color.pu21`). Shapes must match.
     Sequences pool this per-frame MSE before converting to PSNR.
     """
     scale = positive_scale(nits_per_unit)
-    p = as_image(pred, "pred")
-    r = as_image(ref, "ref")
+    p = _in_pu21_space(as_image(pred, "pred"), colorspace)
+    r = _in_pu21_space(as_image(ref, "ref"), colorspace)
     same_shape(p, r)
     diff = pu21_encode(p * scale) - pu21_encode(r * scale)
     return float(np.mean(diff * diff))
 
 
-def pu21_psnr(pred: object, ref: object, *, nits_per_unit: float = 100.0) -> float:
+def pu21_psnr(
+    pred: object, ref: object, *, nits_per_unit: float = 100.0, colorspace: str = "lin_rec709"
+) -> float:
     """PU21-PSNR in dB: PSNR of PU21-encoded RGB with peak 256, as ``pu21_metric(..., 'PSNR')``.
+
+    Computed in linear BT.709 RGB whatever ``colorspace`` the pixels are in
+    (:data:`PU21_PSNR_COLORSPACE`), so one image gives one figure in any working space.
 
     Parameters
     ----------
@@ -100,6 +126,8 @@ def pu21_psnr(pred: object, ref: object, *, nits_per_unit: float = 100.0) -> flo
         the encoding is per value). Must be finite.
     nits_per_unit
         cd/m^2 shown for scene-linear 1.0 (default 100: diffuse white at SDR reference white).
+    colorspace
+        Colour space of RGB ``pred`` and ``ref`` (converted to linear BT.709).
 
     Returns
     -------
@@ -107,7 +135,9 @@ def pu21_psnr(pred: object, ref: object, *, nits_per_unit: float = 100.0) -> flo
         dB, higher is better; ``math.inf`` for identical inputs (see
         :func:`hdr_mcp.metrics.evaluate.evaluate` for how that is written to JSON).
     """
-    return psnr_from_mse(pu21_mse(pred, ref, nits_per_unit=nits_per_unit), PU21_PEAK)
+    return psnr_from_mse(
+        pu21_mse(pred, ref, nits_per_unit=nits_per_unit, colorspace=colorspace), PU21_PEAK
+    )
 
 
 # --------------------------------------------------------------------------- SSIM

@@ -10,12 +10,26 @@ Why each package in those commands: ``pycvvdp/__init__.py`` imports ``cvvdp_metr
 ``video_source_file`` (``ffmpeg`` from ffmpeg-python, imageio) and ``third_party.loadmat``
 (scipy); matplotlib and PyEXR are optional there. The PyPI package named ``ffmpeg`` that cvvdp's
 metadata also lists is an unrelated project that shadows ffmpeg-python's module, so it is left out.
+
+torchvision: PyPI's wheels are CUDA builds whose C extension cannot load beside a CPU-only torch
+(``import torchvision`` raises ``operator torchvision::nms does not exist``), and a CPU build is
+only on PyTorch's own index. pycvvdp needs one torchvision function on the path we use,
+``transforms.GaussianBlur``; when torchvision does not import, :func:`require_pycvvdp` imports
+pycvvdp with a bit-identical stand-in (:mod:`hdr_mcp.metrics._torchvision_shim`). Verified recipe
+on CPU torch 2.13.0 (the commands of :func:`cvvdp_install_instructions`)::
+
+    pip install --no-deps cvvdp==0.5.7
+    pip install "scipy>=1.10" "ffmpeg-python>=0.2" "imageio>=2.19.5" "einops>=0.8.1" \
+        "huggingface_hub>=0.33.4" tqdm
+
+(cvvdp 0.5.7's ``pu_psnr_y(display_name=...)`` raises NameError; hdr-mcp computes PU21-PSNR
+itself, :mod:`hdr_mcp.metrics.fidelity`, and uses pycvvdp for the JOD only.)
 """
 
 from __future__ import annotations
 
 import math
-from importlib import metadata
+import sys
 from typing import Any
 
 import numpy as np
@@ -40,22 +54,6 @@ _CVVDP_RUNTIME_DEPS = (
 )
 
 
-def _matching_torchvision() -> str:
-    """The torchvision pin matching the installed torch (torch 2.N <-> torchvision 0.N+15)."""
-    try:
-        torch_version = metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        return "torchvision  # the release built for your torch"
-    parts = torch_version.split("+")[0].split(".")
-    try:
-        major, minor = int(parts[0]), int(parts[1])
-    except (IndexError, ValueError):
-        return "torchvision  # the release built for your torch"
-    if major != 2:
-        return "torchvision  # the release built for your torch"
-    return f'"torchvision==0.{minor + 15}.*"  # pairs with torch {torch_version}'
-
-
 def cvvdp_install_instructions() -> str:
     """Shell commands that install ColorVideoVDP without touching the installed torch."""
     return (
@@ -63,16 +61,30 @@ def cvvdp_install_instructions() -> str:
         "without letting pip replace your torch:\n"
         f"    pip install --no-deps cvvdp=={_CVVDP_VERSION}\n"
         f"    pip install {_CVVDP_RUNTIME_DEPS}\n"
-        f"    pip install --no-deps {_matching_torchvision()}\n"
-        "(for a CPU-only torch use a CPU torchvision build of that version). Do not run a plain "
-        "'pip install cvvdp': its torchvision requirement pulls a CUDA torch."
+        "No torchvision is needed: when it is missing, or cannot load beside your torch (PyPI's "
+        "CUDA builds beside a CPU torch), hdr-mcp supplies the one torchvision function pycvvdp "
+        "uses (GaussianBlur). Do not run a plain 'pip install cvvdp': its torchvision "
+        "requirement pulls a CUDA torch."
     )
 
 
 def require_pycvvdp() -> Any:
-    """The ``pycvvdp`` module, or an :class:`HdrMcpError` saying how to install it safely."""
+    """The ``pycvvdp`` module, or an :class:`HdrMcpError` saying how to install it safely.
+
+    If ``torchvision`` cannot be imported, pycvvdp is imported with the stand-in of
+    :mod:`hdr_mcp.metrics._torchvision_shim` (verified to give the same JOD, see its tests).
+    """
+    if "pycvvdp" in sys.modules:  # imported already (or marked missing with None)
+        try:
+            import pycvvdp
+        except ImportError as e:
+            raise HdrMcpError(f"{cvvdp_install_instructions()}\n(import failed: {e})") from e
+        return pycvvdp
+    from hdr_mcp.metrics._torchvision_shim import stand_in
+
     try:
-        import pycvvdp
+        with stand_in():
+            import pycvvdp
     except ImportError as e:
         raise HdrMcpError(f"{cvvdp_install_instructions()}\n(import failed: {e})") from e
     return pycvvdp

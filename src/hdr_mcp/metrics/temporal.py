@@ -24,7 +24,7 @@ import numpy as np
 from hdr_mcp.color.pu21 import pu21_encode
 from hdr_mcp.errors import InvalidArgument
 from hdr_mcp.metrics._checks import as_image, positive_scale
-from hdr_mcp.metrics.fidelity import PU21_PEAK, psnr_from_mse
+from hdr_mcp.metrics.fidelity import PU21_PEAK, _in_pu21_space, psnr_from_mse
 from hdr_mcp.metrics.range import image_luminance
 
 __all__ = ["F2FSpace", "TemporalStats", "f2f_psnr", "flicker"]
@@ -46,7 +46,10 @@ class TemporalStats:
     nits_per_unit
         cd/m^2 for scene-linear 1.0 (only used by ``"pu21"``).
     colorspace
-        Colour space of RGB frames, for the luminance used by flicker.
+        Colour space of RGB frames: the luminance used by flicker is the Y row of its RGB->XYZ
+        matrix, and ``"pu21"`` PSNR is taken in linear BT.709 RGB
+        (:data:`hdr_mcp.metrics.fidelity.PU21_PSNR_COLORSPACE`). :meth:`add` can name it per
+        frame instead (when it is known only once the first frame is read).
 
     Pairs of identical consecutive frames (PSNR = +inf, e.g. duplicated frames) are left out of
     the mean and counted in :attr:`identical_pairs`; :attr:`f2f_psnr` is ``math.inf`` only when
@@ -74,8 +77,15 @@ class TemporalStats:
         self._psnr_n = 0
         self._previous: np.ndarray | None = None
 
-    def add(self, frame: object, *, argument: str = "frames") -> None:
-        """Add the next frame: scene-linear ``(H, W, C)`` or ``(H, W)``, finite, same shape."""
+    def add(
+        self, frame: object, *, argument: str = "frames", colorspace: str | None = None
+    ) -> None:
+        """Add the next frame: scene-linear ``(H, W, C)`` or ``(H, W)``, finite, same shape.
+
+        ``colorspace`` overrides the constructor's for this frame (and the ones after it).
+        """
+        if colorspace is not None:
+            self.colorspace = colorspace
         x = as_image(frame, argument, min_ndim=2)
         if self._previous is not None and x.shape != self._previous.shape:
             raise InvalidArgument(
@@ -90,7 +100,7 @@ class TemporalStats:
         self._mean_m2 += delta * (mean_y - self._mean_mean)
 
         if self.space == "pu21":
-            rgb = x if x.ndim == 2 else x[..., :3]
+            rgb = x if x.ndim == 2 else _in_pu21_space(x[..., :3], self.colorspace)
             current = pu21_encode(rgb * self.nits_per_unit)
         else:
             current = x
