@@ -45,8 +45,9 @@ _LAZY = {
     "ensure_tiny": "hdr_mcp.models.tiny",
 }
 
-__all__ = ["FAMILIES", "ModelFamily", "families", "family", "names", "validate_size",
-           *_LAZY]
+__all__ = [  # noqa: PLE0604 - the lazy names are strings too
+    "FAMILIES", "ModelFamily", "families", "family", "names", "validate_size", *_LAZY,
+]
 
 
 def __getattr__(name: str) -> Any:

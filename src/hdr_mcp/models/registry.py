@@ -177,7 +177,8 @@ class ModelFamily:
     tiny: bool = False
     base: str | None = None
     """For a tiny preset: the family it mirrors."""
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Family-specific facts (e.g. ``lora_target_modules_text``; tiny presets' default size)."""
 
     @property
     def allow_patterns(self) -> list[str]:
@@ -188,7 +189,6 @@ class ModelFamily:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (for ``hdr-mcp models info --json`` and MCP resources)."""
         data = dataclasses.asdict(self)
-        data["extra"] = dict(self.extra)
         data["allow_patterns"] = self.allow_patterns
         return data
 
@@ -216,12 +216,12 @@ _ATTN_IMAGE = ("to_q", "to_k", "to_v", "to_out.0")
 _ATTN_TEXT = ("add_q_proj", "add_k_proj", "add_v_proj", "to_add_out")
 _QWEN_SOURCES = (
     "https://huggingface.co/Qwen/Qwen-Image",
-    f"{FACTS} section 4 (clamp in AutoencoderKLQwenImage._decode), section 8 (latent output, "
-    "LoRA targets)",
-    "diffusers 0.42.1 pipelines/qwenimage/pipeline_qwenimage.py (_unpack_latents, "
-    "latents_mean/std)",
-    "size: transformer 40.9 GB + text_encoder 16.6 GB + vae 0.25 GB (file listings of mirrors of "
-    "the same weights, e.g. huggingface.co/frankjoshua/Qwen-Image/tree/main/transformer)",
+    (f"{FACTS} section 4 (clamp in AutoencoderKLQwenImage._decode), section 8 (latent output, "
+    "LoRA targets)"),
+    ("diffusers 0.42.1 pipelines/qwenimage/pipeline_qwenimage.py (_unpack_latents, "
+    "latents_mean/std)"),
+    ("size: transformer 40.9 GB + text_encoder 16.6 GB + vae 0.25 GB (file listings of mirrors of "
+    "the same weights, e.g. huggingface.co/frankjoshua/Qwen-Image/tree/main/transformer)"),
 )
 
 
@@ -250,7 +250,7 @@ def _qwen(name: str, repository: str, revision: str, description: str) -> ModelF
         default_steps=50,
         sources=(*_QWEN_SOURCES, f"https://huggingface.co/{repository}"),
         unverified=("vram_gb and vram_gb_offload are estimates from weight sizes",),
-        extra=MappingProxyType({"lora_target_modules_text": _ATTN_TEXT}),
+        extra={"lora_target_modules_text": _ATTN_TEXT},
     )
 
 
@@ -297,12 +297,12 @@ _FLUX1 = ModelFamily(
     sources=(
         "https://huggingface.co/black-forest-labs/FLUX.1-dev",
         f"{FACTS} section 4 (tiny config, no clamp), section 8 (latent output, LoRA targets)",
-        "revision: snapshot hash in public transformer/config.json _name_or_path (e.g. "
-        "huggingface.co/markury/flux-fused-v19)",
+        ("revision: snapshot hash in public transformer/config.json _name_or_path (e.g. "
+        "huggingface.co/markury/flux-fused-v19)"),
     ),
     unverified=(
-        "size_gb (transformer 23.8 + T5 9.5 + CLIP 0.25 + VAE 0.17 GB) from memory of the "
-        "file listing, not re-checked",
+        ("size_gb (transformer 23.8 + T5 9.5 + CLIP 0.25 + VAE 0.17 GB) from memory of the "
+        "file listing, not re-checked"),
         "vram_gb and vram_gb_offload are estimates from weight sizes",
         "'proj_out' also matches the transformer's final projection",
     ),
@@ -349,19 +349,18 @@ _FLUX2_KLEIN = ModelFamily(
     architecture="flux.2-klein-4b",
     default_steps=4,
     sources=(
-        "https://huggingface.co/black-forest-labs/FLUX.2-klein-4B (model_index.json: "
-        "Flux2KleinPipeline, is_distilled=true; transformer 7.75 GB, text_encoder 8.05 GB)",
-        "https://github.com/black-forest-labs/flux2 (licence table: klein 4B apache-2.0; "
-        "'as little as 13GB VRAM')",
+        ("https://huggingface.co/black-forest-labs/FLUX.2-klein-4B (model_index.json: "
+        "Flux2KleinPipeline, is_distilled=true; transformer 7.75 GB, text_encoder 8.05 GB)"),
+        ("https://github.com/black-forest-labs/flux2 (licence table: klein 4B apache-2.0; "
+        "'as little as 13GB VRAM')"),
         f"{FACTS} section 4 (tiny config), section 8 (latent output, LoRA targets)",
         "revision: snapshot hash seen in several public scripts' HF cache paths",
     ),
     unverified=(
         "vram_gb (no offload) is an estimate from weight sizes",
-        "single-block 'attn.to_out' is left out of lora_target_modules: as a suffix it also "
-        "matches the double blocks' to_out ModuleList",
+        ("single-block 'attn.to_out' is left out of lora_target_modules: as a suffix it also "
+        "matches the double blocks' to_out ModuleList"),
     ),
-    extra=MappingProxyType({"call_kwargs": {}}),
 )
 
 _WAN_COMPONENTS = Components(
@@ -383,11 +382,11 @@ _WAN_LATENT = LatentLayout(
 _WAN_FRAMES = FrameRule(step=4, min=5, max=161)
 _WAN_SIZE = SizeRule(multiple=16, min=256, max=1280)
 _WAN_SOURCES = (
-    f"{FACTS} section 4 (tiny config, clamp in AutoencoderKLWan._decode), section 8 (VACE "
-    "latent output keeps reference frames)",
+    (f"{FACTS} section 4 (tiny config, clamp in AutoencoderKLWan._decode), section 8 (VACE "
+    "latent output keeps reference frames)"),
     "diffusers 0.42.1 pipelines/wan/pipeline_wan_vace.py",
-    "model_index.json of the 14B diffusers repository (mirror: huggingface.co/"
-    "JackIsNotInTheBox/Video_Watermark_Remover_Checkpoints/blob/main/vace-14b/model_index.json)",
+    ("model_index.json of the 14B diffusers repository (mirror: huggingface.co/"
+    "JackIsNotInTheBox/Video_Watermark_Remover_Checkpoints/blob/main/vace-14b/model_index.json)"),
 )
 
 
@@ -424,15 +423,15 @@ _WAN_1_3B = _wan(
     architecture="wan2.1-vace-1.3b",
     sources=(
         *_WAN_SOURCES,
-        "https://huggingface.co/Wan-AI/Wan2.1-VACE-1.3B-diffusers (transformer 7.15 GB, "
+        ("https://huggingface.co/Wan-AI/Wan2.1-VACE-1.3B-diffusers (transformer 7.15 GB, "
         "tokenizer 21.5 MB; text_encoder 11.4 GB and vae 508 MB from the same files in "
-        "a-r-r-o-w/Wan-VACE-1.3B-diffusers)",
+        "a-r-r-o-w/Wan-VACE-1.3B-diffusers)"),
         "Wan2.1 model card: T2V-1.3B needs 8.19 GB VRAM (with offload)",
         "revision: snapshot hash in public scripts' HF cache paths",
     ),
     unverified=(
-        "lora_target_modules follow the attention projections of diffusers' LoRA trainers, "
-        "not FACTS.md",
+        ("lora_target_modules follow the attention projections of diffusers' LoRA trainers, "
+        "not FACTS.md"),
         "vram_gb (no offload) is an estimate",
     ),
 )
@@ -447,8 +446,8 @@ _WAN_14B = _wan(
     architecture="wan2.1-vace-14b",
     sources=(
         *_WAN_SOURCES,
-        "https://huggingface.co/Wan-AI/Wan2.1-VACE-14B-diffusers (revision from the blob URL of "
-        "transformer/diffusion_pytorch_model-00010-of-00013.safetensors)",
+        ("https://huggingface.co/Wan-AI/Wan2.1-VACE-14B-diffusers (revision from the blob URL of "
+        "transformer/diffusion_pytorch_model-00010-of-00013.safetensors)"),
         "size: 81.2 GB total of the identical layout in linoyts/Wan-VACE-14B-diffusers",
     ),
     unverified=(
@@ -511,19 +510,19 @@ _LTX_23 = ModelFamily(
     default_steps=8,
     sources=(
         "https://huggingface.co/diffusers/LTX-2.3-Distilled-Diffusers",
-        "diffusers 0.42.1 pipelines/ltx2/pipeline_ltx2_hdr_lora.py (docstring example: repo, "
-        "HDR IC-LoRA file, adapter 'hdr_lora')",
+        ("diffusers 0.42.1 pipelines/ltx2/pipeline_ltx2_hdr_lora.py (docstring example: repo, "
+        "HDR IC-LoRA file, adapter 'hdr_lora')"),
         f"{FACTS} section 4 (tiny config), section 8 (LTX2HDRPipeline behaviour, clamps)",
-        "Lightricks/LTX-2 packages/ltx-pipelines/src/ltx_pipelines/hdr_ic_lora.py "
-        "(read_hdr_lora_config: hdr_transform, reference_downscale_factor; up to 4K)",
+        ("Lightricks/LTX-2 packages/ltx-pipelines/src/ltx_pipelines/hdr_ic_lora.py "
+        "(read_hdr_lora_config: hdr_transform, reference_downscale_factor; up to 4K)"),
         "frame rule 8k+1, 9..257 and multiple of 32: docs.daydream.live LTX 2.3 pipeline page",
     ),
     unverified=(
         "revision: no commit hash found, 'main' is used",
-        "gated: not verified for the diffusers repository or the HDR IC-LoRA (other Lightricks "
-        "IC-LoRA cards are gated behind 'Agree and Access')",
-        "size_gb (22B transformer ~46 GB + Gemma 3 12B ~24 GB + VAEs) and vram figures are "
-        "estimates",
+        ("gated: not verified for the diffusers repository or the HDR IC-LoRA (other Lightricks "
+        "IC-LoRA cards are gated behind 'Agree and Access')"),
+        ("size_gb (22B transformer ~46 GB + Gemma 3 12B ~24 GB + VAEs) and vram figures are "
+        "estimates"),
         "lora_target_modules (attention projections) not checked against the IC-LoRA keys",
     ),
 )
@@ -605,10 +604,8 @@ def _tiny_variant(entry: ModelFamily) -> ModelFamily:
         unverified=(),
         tiny=True,
         base=entry.name,
-        extra=MappingProxyType(
-            {**entry.extra, "default_height": height, "default_width": width,
-             "default_frames": frames}
-        ),
+        extra={**entry.extra, "default_height": height, "default_width": width,
+               "default_frames": frames},
     )
 
 
