@@ -128,17 +128,32 @@ def test_same_architecture_needs_explicit_consent(qwen_lora, tiny_cache):
     assert info.modules_matched == 8
 
 
-@pytest.mark.parametrize("name", ["tiny-flux.2-klein-4b", "tiny-ltx-2.3", "tiny-qwen-image"])
+@pytest.mark.parametrize("name", ["tiny-flux.2-klein-4b", "tiny-ltx-2.3", "tiny-qwen-image",
+                                  "tiny-wan2.1-vace-1.3b"])
 def test_keys_that_match_no_module_are_detected(name, tiny_cache, tmp_path):
+    """A foreign prefix (here ``unet.``) loads silently into every pipeline (diffusers 0.42.1:
+    no error, no adapter layer); the module count catches it."""
     path = tmp_path / "stray.safetensors"
-    stray = {"transformer.no_such_block.attn.to_q.lora_A.weight": torch.randn(4, 32),
-             "transformer.no_such_block.attn.to_q.lora_B.weight": torch.randn(32, 4)}
-    lora.save_hdr_lora({k.removeprefix("transformer."): v for k, v in stray.items()},
-                       {"r": 4, "lora_alpha": 4, "target_modules": ["to_q"]}, path,
-                       _info(name))
+    save_file({"unet.transformer_blocks.0.attn.to_q.lora_A.weight": torch.randn(4, 32),
+               "unet.transformer_blocks.0.attn.to_q.lora_B.weight": torch.randn(32, 4)},
+              str(path), metadata=_info(name).to_metadata())
     target = _fresh(name, tiny_cache)
-    with pytest.raises(LoraMismatch, match=f"matched a module of {name}|does not load into"):
+    target.pipe.load_lora_weights(str(path), adapter_name="probe")  # diffusers: silent no-op
+    assert lora.count_adapter_modules(target.pipe, "probe") == 0
+    with pytest.raises(LoraMismatch, match=f"none of its 1 LoRA modules .* matched a module of "
+                                           f"{name}; it would have no effect"):
         lora.load_hdr_lora(target.pipe, path, family=name)
+
+
+def test_keys_peft_rejects_are_reported_as_a_mismatch(tiny_cache, tmp_path):
+    path = tmp_path / "stray.safetensors"
+    lora.save_hdr_lora({"no_such_block.attn.to_q.lora_A.weight": torch.randn(4, 32),
+                        "no_such_block.attn.to_q.lora_B.weight": torch.randn(32, 4)},
+                       {"r": 4, "lora_alpha": 4, "target_modules": ["to_q"]}, path,
+                       _info("tiny-flux.1-dev"))
+    target = _fresh("tiny-flux.1-dev", tiny_cache)
+    with pytest.raises(LoraMismatch, match="does not load into tiny-flux.1-dev"):
+        lora.load_hdr_lora(target.pipe, path, family="tiny-flux.1-dev")
     assert lora.count_adapter_modules(target.pipe, "hdr") == 0
 
 
