@@ -44,7 +44,7 @@ def test_lru_eviction_under_a_tiny_budget(tiny_cache):
     cache.get_or_load(keys["tiny-qwen-image"], _counting_loader(calls, "tiny-qwen-image",
                                                                 tiny_cache))
     # flux.2 was least recently used (flux.1 was used again): only it goes
-    assert [k.model for k in cache.keys()] == ["tiny-flux.1-dev", "tiny-qwen-image"]
+    assert [k.model for k in cache.loaded_keys()] == ["tiny-flux.1-dev", "tiny-qwen-image"]
     assert cache.used_bytes() <= budget
     assert cache.stats() == {"hits": 1, "misses": 3, "evictions": 1, "entries": 2}
     assert calls == Counter({"tiny-flux.1-dev": 1, "tiny-flux.2-klein-4b": 1,
@@ -66,7 +66,7 @@ def test_expected_bytes_makes_room_before_loading():
     cache.get_or_load(CacheKey.of("c"), lambda: holds_a_during_load.append(
         cache.holds(CacheKey.of("a"))) or 50, expected_bytes=50)
     assert holds_a_during_load == [False]
-    assert [k.model for k in cache.keys()] == ["b", "c"]
+    assert [k.model for k in cache.loaded_keys()] == ["b", "c"]
 
 
 def test_keys_differ_by_lora_set_dtype_and_device():

@@ -130,7 +130,7 @@ class ModelCache:
         with self._lock:
             return key in self._entries
 
-    def keys(self) -> list[CacheKey]:
+    def loaded_keys(self) -> list[CacheKey]:
         """Keys from least to most recently used."""
         with self._lock:
             return list(self._entries)
@@ -209,7 +209,7 @@ class ModelCache:
         return True
 
     def clear(self) -> None:
-        for key in self.keys():
+        for key in self.loaded_keys():
             self.evict(key)
 
     # ----------------------------------------------------------------- internals
