@@ -46,7 +46,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hdr_mcp.errors import InvalidArgument
-from hdr_mcp.models.registry import ModelFamily, family
+from hdr_mcp.models import registry
+from hdr_mcp.models.registry import ModelFamily
 
 __all__ = ["AUTO_TILE_PIXELS", "decode_latents", "denormalise_latents", "vae_to_code"]
 
@@ -64,7 +65,7 @@ def vae_to_code(x, vae_min: float = -1.0, vae_max: float = 1.0):
 def decode_latents(
     pipe: Any,
     latents: Any,
-    family_or_name: ModelFamily | str,
+    family: ModelFamily | str,
     *,
     height: int,
     width: int,
@@ -82,7 +83,7 @@ def decode_latents(
         The diffusers pipeline that produced ``latents`` (its VAE and static helpers are used).
     latents
         The pipeline's latent output, in the layout of the family (see module docstring).
-    family_or_name
+    family
         The :class:`~hdr_mcp.models.registry.ModelFamily` (or its name).
     height, width
         Output size in pixels, as passed to the pipeline.
@@ -104,7 +105,7 @@ def decode_latents(
     """
     import torch
 
-    entry = family(family_or_name) if isinstance(family_or_name, str) else family_or_name
+    entry = registry.family(family) if isinstance(family, str) else family
     z = denormalise_latents(pipe, latents, entry, height=height, width=width,
                             reference_frames=reference_frames)
     use_tiles = tiled if tiled is not None else height * width > AUTO_TILE_PIXELS
