@@ -6,15 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import diffusers  # noqa: F401 - see below
 import pytest
 
 from hdr_mcp.models import tiny
-
-# colour-science (a test dependency) puts a MagicMock in sys.modules["matplotlib"] when
-# matplotlib is missing, and diffusers' import then fails in importlib.util.find_spec
-# ("matplotlib.__spec__ is not set"). Importing diffusers at collection time, before any colour
-# test runs, keeps the full suite in one process working.
 
 
 @pytest.fixture(scope="session", autouse=True)

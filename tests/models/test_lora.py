@@ -195,7 +195,7 @@ def test_ltx_hdr_ic_lora_metadata_is_understood(tmp_path):
 @pytest.mark.parametrize(
     ("info", "argument"),
     [
-        (HdrLoraInfo(encoding="gamma24"), "name"),
+        (HdrLoraInfo(encoding="gamma24"), "encoding"),
         (HdrLoraInfo(encoding="pq", encoding_params={"peak": 1}), "encoding_params"),
         (HdrLoraInfo(encoding="pq", code_range={"vae_min": 1, "vae_max": -1}), "code_range"),
         (HdrLoraInfo(encoding="pq", base_model="sdxl"), "base_model"),
