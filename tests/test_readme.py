@@ -114,8 +114,10 @@ PROXY_ENV = {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in
 async def _list_and_inspect(command: str, args: list[str], cwd: Path, sample: Path) -> None:
     from mcp import Client, StdioServerParameters
 
-    # The SDK passes servers only HOME, PATH and a few more, as MCP clients do.
-    params = StdioServerParameters(command=command, args=args, cwd=str(cwd), env=PROXY_ENV)
+    # The SDK passes servers only HOME, PATH and a few more, as MCP clients do; the job store
+    # goes to a folder of the test's instead of the user's data folder.
+    env = {**PROXY_ENV, "HDR_MCP_HOME": str(sample.parent / "hdr-mcp-home")}
+    params = StdioServerParameters(command=command, args=args, cwd=str(cwd), env=env)
     async with Client(params) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
         assert {"sdr_to_hdr_video", "evaluate", "inspect_hdr"} <= tools
@@ -125,13 +127,16 @@ async def _list_and_inspect(command: str, args: list[str], cwd: Path, sample: Pa
 
 
 @pytest.mark.skipif(shutil.which("uvx", path=str(BIN)) is None, reason="uv is in the test extra")
-def test_mcp_json_starts_a_working_server_from_the_checkout():
+def test_mcp_json_starts_a_working_server_from_the_checkout(tmp_path):
     (snippet,) = _blocks("json")
     assert json.loads(snippet) == json.loads((ROOT / "mcp.json").read_text(encoding="utf-8"))
     server = json.loads(snippet)["mcpServers"]["hdr-mcp"]
     assert not any("$" in part for part in [server["command"], *server["args"]])  # no variables
     command = str(BIN / server["command"])  # the client finds uvx on its PATH
-    anyio.run(_list_and_inspect, command, server["args"], ROOT, ROOT / "tests/data/city.exr")
+    sample = tmp_path / "plate.exr"  # a plate in a second root, so the test leaves no file
+    shutil.copy(ROOT / "tests/data/city.exr", sample)
+    args = [*server["args"], "--root", str(tmp_path)]
+    anyio.run(_list_and_inspect, command, args, ROOT, sample)
 
 
 @pytest.mark.skipif(shutil.which("uvx", path=str(BIN)) is None, reason="uv is in the test extra")

@@ -20,7 +20,8 @@ TEST_KINDS = ("echo", "boom", "hdr_error", "not_json", "slow")
 EXTRA_HANDLERS = ",".join(f"{k}=jobs_test_handlers:{k}" for k in TEST_KINDS)
 
 # Short intervals keep the suite fast; the production defaults are 0.5 s / 2 s.
-FAST_WORKER_ARGS = ["--poll-s", "0.05", "--heartbeat-s", "0.2", "--log-level", "DEBUG"]
+FAST_WORKER_ARGS = ["--poll-seconds", "0.05", "--heartbeat-seconds", "0.2",
+                    "--log-level", "DEBUG"]
 
 
 def _wait_until(predicate: Callable[[], object], timeout_s: float = 10.0, what: str = "") -> object:

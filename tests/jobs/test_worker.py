@@ -67,8 +67,7 @@ def test_burst_worker_subprocess_runs_a_job(store: JobStore, spawn_worker,
                                             handler_env: dict[str, str]) -> None:
     job = store.submit("echo", {"steps": 2})
     other = store.submit("slow", {"steps": 1})
-    env = {**handler_env, "CUDA_VISIBLE_DEVICES": "1"}
-    proc = spawn_worker("--burst", "--kinds", "echo", worker_id="w_burst", env=env)
+    proc = spawn_worker("--burst", "--kinds", "echo", "--device", "cpu", worker_id="w_burst")
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     done = store.get(job.id)
@@ -76,9 +75,10 @@ def test_burst_worker_subprocess_runs_a_job(store: JobStore, spawn_worker,
     assert store.get(other.id).status is JobStatus.queued  # not one of its kinds
     info = store.worker("w_burst")
     assert info.pid == proc.pid and info.stopped_at is not None
-    assert info.device == "cuda (CUDA_VISIBLE_DEVICES=1)"
+    assert info.device == "cpu"
     # run_worker is what `hdr-mcp worker` calls; it takes the remaining job.
-    assert run_worker(store.home, burst=True, poll_s=0.01, heartbeat_s=0.05, device="cuda:0") == 1
+    assert run_worker(home=str(store.home), burst=True, poll_seconds=0.01,
+                      heartbeat_seconds=0.05, device="cpu") == 1
     assert store.get(other.id).status is JobStatus.succeeded
 
 
@@ -185,7 +185,7 @@ from hdr_mcp.jobs.worker import ensure_worker
 home, go = sys.argv[1], Path(sys.argv[2])
 while not go.exists():
     time.sleep(0.001)
-print(json.dumps(ensure_worker(home, worker_args=["--poll-s", "0.05", "--heartbeat-s", "0.2"])))
+print(json.dumps(ensure_worker(home, worker_args=["--poll-seconds", "0.05", "--heartbeat-seconds", "0.2"])))
 """
 
 
@@ -213,7 +213,7 @@ def test_ensure_worker_spawns_exactly_one_worker_that_runs_jobs(
     done = store.wait(job.id, timeout_s=20, poll_s=0.05)
     assert done.status is JobStatus.succeeded and done.result["pid"] == pid
     (worker,) = store.workers(alive_only=True)
-    assert worker.pid == pid and worker.device is None
+    assert worker.pid == pid and worker.device == "cpu"  # auto: torch sees no GPU here
     logs = list((store.home / "logs").glob(f"worker-*-{worker.id}.log"))
     assert len(logs) == 1
 

@@ -94,18 +94,16 @@ def video(tmp_path) -> Path:
     return make_video(tmp_path / "clip.mp4", [20 * i for i in range(12)])
 
 
-class StopAfter:
-    """A JobContext stand-in whose should_stop() turns true after ``n`` progress reports."""
+class StopAfter(LocalContext):
+    """A LocalContext whose should_stop() turns true after ``n`` progress reports."""
 
     def __init__(self, n: int, workdir: Path) -> None:
-        self.n, self.workdir, self.job_id = n, workdir, "test"
+        super().__init__(workdir, job_id="test")
+        self.n = n
         self.reports: list[tuple[float, float | None, str]] = []
 
     def progress(self, done, total, message=""):
         self.reports.append((done, total, message))
-
-    def log(self, message, level="info"):
-        pass
 
     def should_stop(self) -> bool:
         return len(self.reports) >= self.n

@@ -23,7 +23,13 @@ from hdr_mcp.cli.build import params_command, user_errors
 from hdr_mcp.errors import InvalidArgument
 from hdr_mcp.jobs.kinds import JobKind, kinds
 from hdr_mcp.params.files import DecodeParams, EncodeParams, InspectParams
-from hdr_mcp.params.jobs import CancelJobParams, GetJobParams, ListJobsParams
+from hdr_mcp.params.jobs import (
+    CancelJobParams,
+    GetJobParams,
+    ListJobsParams,
+    PruneJobsParams,
+    WorkerParams,
+)
 
 app = typer.Typer(
     name="hdr-mcp",
@@ -185,22 +191,18 @@ def serve(
         )
 
 
-@app.command("worker")
-def worker_cmd(
-    home: HomeOption = None,
-    burst: Annotated[bool, typer.Option("--burst", help="Exit when the queue is empty.")] = False,
-    worker_id: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        help="Name of this worker (default: a fresh w_... id).")] = None,
-) -> None:
-    """Run a job worker (one per GPU: set CUDA_VISIBLE_DEVICES per worker)."""
-    with user_errors():
-        import logging
+def _worker(params: WorkerParams) -> None:
+    import logging
 
-        from hdr_mcp.jobs.worker import run_worker
+    from hdr_mcp.jobs.worker import run_worker
 
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                            format="%(asctime)s %(name)s %(message)s")
-        run_worker(home=home, burst=burst, worker_id=worker_id)
+    logging.basicConfig(level=params.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_worker(params)
+
+
+params_command(app, WorkerParams, _worker, name="worker",
+               help="Run a job worker: one per GPU (--device cuda:1), or on the CPU.")
 
 
 @app.command("mcp-config")

@@ -125,6 +125,18 @@ class JobKind:
             raise HdrMcpError(f"handler {self.run!r} of job kind {self.name!r} is not a function")
         return handler
 
+    def model_key(self, params: BaseModel) -> str | None:
+        """What model the job loads (workers that hold it are preferred), from its ``model``."""
+        model = getattr(params, "model", None)
+        return None if model is None else str(model)
+
+    def needs_gpu(self, params: BaseModel) -> bool:
+        """Whether only a GPU worker may take the job: a ``cuda`` kind on a real (not tiny)
+        model, unless the caller allowed the CPU (``allow_cpu``)."""
+        model = str(getattr(params, "model", "") or "")
+        return (self.device == "cuda" and not model.startswith("tiny-")
+                and not getattr(params, "allow_cpu", False))
+
     def parse(self, params: Mapping[str, Any] | BaseModel) -> Any:
         """Validate ``params`` with the kind's model (a dict passes through without one)."""
         if self.params is None:

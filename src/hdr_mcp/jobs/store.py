@@ -26,12 +26,13 @@ import json
 import math
 import os
 import secrets
+import shutil
 import socket
 import sqlite3
 import string
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -44,14 +45,17 @@ from hdr_mcp.errors import HdrMcpError, InvalidArgument
 
 __all__ = [
     "DEFAULT_STALE_AFTER_S",
+    "Heartbeat",
     "Job",
     "JobFinished",
     "JobStatus",
     "JobStore",
+    "LeaseLost",
     "LogEntry",
     "UnknownJob",
     "WorkerInfo",
     "default_home",
+    "install_identity",
     "pid_alive",
 ]
 
@@ -65,7 +69,7 @@ MAX_LOG_MESSAGE_CHARS = 64_000
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 
 class JobStatus(str, Enum):
@@ -116,11 +120,44 @@ class Job(BaseModel):
     heartbeat_at: float | None = None
     resumable: bool = False
     cancel_requested: bool = False
+    #: Token of the current claim; every write a worker makes for the job must carry it.
+    lease: str | None = None
+    #: hdr-mcp version that submitted the job; only workers of that version claim it.
+    version: str | None = None
+    #: Allowed roots the job's files must stay inside (None: unrestricted, e.g. the CLI).
+    roots: list[str] | None = None
+    #: What model the job loads (workers holding it are preferred), or None.
+    model_key: str | None = None
+    #: Needs a GPU worker (a CPU worker leaves it alone).
+    needs_gpu: bool = False
+    #: Longest one attempt may run (seconds), or None.
+    timeout_s: float | None = None
 
     @property
     def finished(self) -> bool:
         """True once the job reached succeeded, failed or cancelled (it never leaves them)."""
         return self.status.finished
+
+
+class Heartbeat(BaseModel):
+    """What a worker learns from its heartbeat."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: It still holds the job it reported (its lease was not taken over).
+    holds_job: bool = True
+    #: Another process found its heartbeat stale and marked it dead; it must stop.
+    reaped: bool = False
+    #: ``hdr-mcp workers --stop`` asked it to exit after its current job.
+    stop_requested: bool = False
+
+
+def install_identity() -> str:
+    """``<version>@<package folder>``: two servers reuse each other's workers only when they
+    run the same code from the same install."""
+    from hdr_mcp import __version__
+
+    return f"{__version__}@{Path(__file__).resolve().parents[1]}"
 
 
 class LogEntry(BaseModel):
@@ -148,6 +185,14 @@ class WorkerInfo(BaseModel):
     stopped_at: float | None = None
     device: str | None = None
     job_id: str | None = None
+    version: str | None = None
+    #: Where the worker's code lives (a server reuses only workers of its own install).
+    install: str | None = None
+    #: Job kinds it claims (None: any).
+    kinds: list[str] | None = None
+    #: Model cache keys it holds loaded, as of its last heartbeat.
+    models: list[str] = []
+    stop_requested: bool = False
 
 
 class UnknownJob(InvalidArgument):
@@ -155,6 +200,16 @@ class UnknownJob(InvalidArgument):
 
     def __init__(self, job_id: str) -> None:
         super().__init__("job_id", job_id, "no such job (list jobs to see valid ids)")
+        self.job_id = job_id
+
+
+class LeaseLost(HdrMcpError):
+    """The claim a worker holds on a job is gone: the job was reaped (its worker looked dead)
+    and may run elsewhere now. The worker must stop and write nothing more for it."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id}: this worker's claim was taken over (it was presumed "
+                         "dead); stopping without touching the job again")
         self.job_id = job_id
 
 
@@ -242,7 +297,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     worker_id TEXT,
     heartbeat_at REAL,
     resumable INTEGER NOT NULL DEFAULT 0,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    lease TEXT,
+    version TEXT,
+    roots TEXT,
+    model_key TEXT,
+    needs_gpu INTEGER NOT NULL DEFAULT 0,
+    timeout_s REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
@@ -256,11 +317,14 @@ CREATE TABLE IF NOT EXISTS job_logs (
     message TEXT NOT NULL,
     PRIMARY KEY (job_id, seq)
 );
--- The log is evidence of what happened: refuse edits even from code that forgets.
+-- The log is evidence of what happened: refuse edits even from code that forgets. Lines of a
+-- finished job may be deleted with the job (retention, JobStore.prune), never those of a
+-- queued or running one.
 CREATE TRIGGER IF NOT EXISTS job_logs_no_update BEFORE UPDATE ON job_logs
 BEGIN SELECT RAISE(ABORT, 'job_logs is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS job_logs_no_delete BEFORE DELETE ON job_logs
-BEGIN SELECT RAISE(ABORT, 'job_logs is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS job_logs_delete_finished_only BEFORE DELETE ON job_logs
+WHEN (SELECT status FROM jobs WHERE id = OLD.job_id) IN ('queued', 'running')
+BEGIN SELECT RAISE(ABORT, 'job_logs of an unfinished job cannot be deleted'); END;
 
 CREATE TABLE IF NOT EXISTS workers (
     id TEXT PRIMARY KEY,
@@ -270,9 +334,36 @@ CREATE TABLE IF NOT EXISTS workers (
     heartbeat_at REAL NOT NULL,
     stopped_at REAL,
     device TEXT,
-    job_id TEXT
+    job_id TEXT,
+    version TEXT,
+    install TEXT,
+    kinds TEXT,
+    models TEXT,
+    stop_requested INTEGER NOT NULL DEFAULT 0
 );
 """
+
+#: Statements that take a store from schema version N to N + 1 (version 0 is a new, empty
+#: store: it gets :data:`_SCHEMA` directly). Never edit a released step; add the next one.
+_MIGRATIONS: dict[int, str] = {
+    1: """
+ALTER TABLE jobs ADD COLUMN lease TEXT;
+ALTER TABLE jobs ADD COLUMN version TEXT;
+ALTER TABLE jobs ADD COLUMN roots TEXT;
+ALTER TABLE jobs ADD COLUMN model_key TEXT;
+ALTER TABLE jobs ADD COLUMN needs_gpu INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN timeout_s REAL;
+ALTER TABLE workers ADD COLUMN version TEXT;
+ALTER TABLE workers ADD COLUMN install TEXT;
+ALTER TABLE workers ADD COLUMN kinds TEXT;
+ALTER TABLE workers ADD COLUMN models TEXT;
+ALTER TABLE workers ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER IF EXISTS job_logs_no_delete;
+CREATE TRIGGER IF NOT EXISTS job_logs_delete_finished_only BEFORE DELETE ON job_logs
+WHEN (SELECT status FROM jobs WHERE id = OLD.job_id) IN ('queued', 'running')
+BEGIN SELECT RAISE(ABORT, 'job_logs of an unfinished job cannot be deleted'); END;
+""",
+}
 
 
 class JobStore:
@@ -293,27 +384,25 @@ class JobStore:
         self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "jobs.sqlite3"
         self._busy_timeout_ms = int(busy_timeout_s * 1000)
-        self._local = threading.local()
-        self._all_connections: list[tuple[int, sqlite3.Connection]] = []
+        # Idle connections, reused by any thread (a connection is used by one thread at a time):
+        # short-lived threads (anyio.to_thread) do not leave one open connection each behind.
+        self._idle: list[sqlite3.Connection] = []
+        self._opened: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._closed = False
         self._init_schema()
 
     # -- connections ---------------------------------------------------------------------
 
-    def _conn(self) -> sqlite3.Connection:
-        if self._closed:
-            raise HdrMcpError(f"job store {self.path} is closed")
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
-            return conn
+    def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN ourselves, so every write transaction is an
         # explicit BEGIN IMMEDIATE and reads never hold a transaction open.
         conn = sqlite3.connect(
             self.path,
             timeout=self._busy_timeout_ms / 1000,
             isolation_level=None,
-            check_same_thread=False,  # only so close() may close it from another thread
+            check_same_thread=False,  # handed from thread to thread, one at a time
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
@@ -321,26 +410,54 @@ class JobStore:
         # NORMAL is durable across process crashes in WAL mode (only an OS crash can lose
         # the last commits), and much faster than FULL for progress updates.
         conn.execute("PRAGMA synchronous = NORMAL")
-        self._local.conn = conn
-        self._local.pid = os.getpid()
-        with self._lock:
-            self._all_connections.append((os.getpid(), conn))
         return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for this thread until the block ends, then back to the idle pool."""
+        with self._lock:
+            if self._closed:
+                raise HdrMcpError(f"job store {self.path} is closed")
+            if self._pid != os.getpid():  # forked: the parent's connections are not ours
+                self._idle, self._opened, self._pid = [], [], os.getpid()
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._connect()
+            with self._lock:
+                self._opened.append(conn)
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                if self._closed:
+                    conn.close()
+                else:
+                    self._idle.append(conn)
+
+    def open_connections(self) -> int:
+        """How many SQLite connections this store holds open (idle or in use)."""
+        with self._lock:
+            return len(self._opened)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction holding SQLite's write lock from its first statement."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    def _read(self, query: str, args: tuple | list = ()) -> list[sqlite3.Row]:
+        with self._connection() as conn:
+            return conn.execute(query, args).fetchall()
 
     def _init_schema(self) -> None:
+        """Create the schema, or migrate an older store step by step (never a newer one)."""
         with self._write() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > _SCHEMA_VERSION:
@@ -348,18 +465,20 @@ class JobStore:
                     f"job store {self.path} has schema version {version}, newer than this "
                     f"hdr-mcp understands ({_SCHEMA_VERSION}); upgrade hdr-mcp"
                 )
-            for statement in _split_sql(_SCHEMA):
-                conn.execute(statement)
+            steps = [_SCHEMA] if version == 0 else [
+                _MIGRATIONS[step] for step in range(version, _SCHEMA_VERSION)]
+            for script in steps:
+                for statement in _split_sql(script):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     def close(self) -> None:
         """Close every connection this store opened (in this process)."""
         with self._lock:
-            connections, self._all_connections = self._all_connections, []
+            idle, self._idle = self._idle, []
             self._closed = True
-        for pid, conn in connections:
-            if pid != os.getpid():
-                continue  # inherited through fork: the parent still owns it
+            mine = self._pid == os.getpid()
+        for conn in idle if mine else ():  # inherited through fork: the parent owns those
             try:
                 conn.close()
             except sqlite3.Error:
@@ -392,14 +511,25 @@ class JobStore:
         *,
         resumable: bool = False,
         max_attempts: int = 3,
+        roots: Sequence[str] | None = None,
+        version: str | None = None,
+        model_key: str | None = None,
+        needs_gpu: bool = False,
+        timeout_s: float | None = None,
     ) -> Job:
         """Queue a job of ``kind`` with JSON ``params``; returns it with status ``queued``.
 
         ``resumable`` jobs are requeued (up to ``max_attempts`` claims in all) when their worker
         dies; the handler must then continue from what it left in its working directory.
+        ``roots``: folders the job's files must stay inside (checked again by the worker).
+        ``version`` (default: this hdr-mcp's): only workers of that version claim it.
+        ``model_key``: the model it loads (a worker holding it is preferred). ``needs_gpu``:
+        only GPU workers claim it. ``timeout_s``: longest one attempt may run.
         The kind is not checked against the handler registry here: the server does that,
         and a worker with the handler installed may run in another environment.
         """
+        from hdr_mcp import __version__
+
         if not isinstance(kind, str) or not kind.strip():
             raise InvalidArgument("kind", kind, "must be a non-empty string")
         params = {} if params is None else params
@@ -413,15 +543,18 @@ class JobStore:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO jobs (id, kind, params, status, created_at, updated_at, "
-                "max_attempts, resumable) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "max_attempts, resumable, roots, version, model_key, needs_gpu, timeout_s) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (job_id, kind, params_json, JobStatus.queued.value, now, now, max_attempts,
-                 int(bool(resumable))),
+                 int(bool(resumable)), None if roots is None else json.dumps(list(roots)),
+                 version or __version__, model_key, int(bool(needs_gpu)), timeout_s),
             )
         return self.get(job_id)
 
     def get(self, job_id: str) -> Job:
         """The job's current state; :class:`UnknownJob` if there is none with this id."""
-        return self._get_in(self._conn(), job_id)
+        with self._connection() as conn:
+            return self._get_in(conn, job_id)
 
     def list(
         self,
@@ -440,10 +573,10 @@ class JobStore:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidArgument("limit", limit, "must be an integer >= 1")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._conn().execute(
+        rows = self._read(
             f"SELECT * FROM jobs {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
             (*args, limit),
-        ).fetchall()
+        )
         return [_job_from_row(r) for r in rows]
 
     def cancel(self, job_id: str) -> Job:
@@ -474,56 +607,100 @@ class JobStore:
                 self._log_in(conn, job.id, "cancel requested", "info", now)
         return self.get(job.id)
 
-    def claim(self, worker_id: str, kinds: tuple[str, ...] | list[str] | None = None) -> Job | None:
-        """Atomically take the oldest queued job (of one of ``kinds``) for ``worker_id``.
+    def claim(
+        self,
+        worker_id: str,
+        kinds: tuple[str, ...] | list[str] | None = None,
+        *,
+        version: str | None = None,
+        gpu: bool = True,
+        models: Sequence[str] = (),
+        affinity_grace_s: float = 2.0,
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    ) -> Job | None:
+        """Atomically take a queued job for ``worker_id``, with a fresh ``lease``.
 
-        Returns the job, now ``running`` with ``attempts`` incremented, or ``None`` when
-        nothing is queued. Two processes claiming at once never receive the same job.
+        Only jobs of ``kinds`` (None: any), of ``version`` (None: any) and, unless ``gpu``, not
+        needing a GPU. Among them: the oldest whose model the worker already holds
+        (``models``), else the oldest that no other idle worker holds the model of (such a job
+        waits ``affinity_grace_s`` for that worker before anyone takes it). Returns the job, now
+        ``running`` with ``attempts`` incremented, or ``None``. Two processes claiming at once
+        never receive the same job.
         """
         if not isinstance(worker_id, str) or not worker_id:
             raise InvalidArgument("worker_id", worker_id, "must be a non-empty string")
-        query = "SELECT id FROM jobs WHERE status = ?"
-        args: list[Any] = [JobStatus.queued.value]
+        query, args = "SELECT * FROM jobs WHERE status = ?", [JobStatus.queued.value]
         if kinds is not None:
             kinds = list(kinds)
             if not kinds:
                 return None
             query += f" AND kind IN ({', '.join('?' * len(kinds))})"
             args.extend(kinds)
-        query += " ORDER BY created_at, rowid LIMIT 1"
+        if version is not None:
+            query += " AND (version IS NULL OR version = ?)"
+            args.append(version)
+        if not gpu:
+            query += " AND needs_gpu = 0"
+        query += " ORDER BY created_at, rowid LIMIT 64"
         # An idle worker polls often; a plain read (no write lock) answers "nothing queued".
-        if self._conn().execute(query, args).fetchone() is None:
+        if not self._read(query, args):
             return None
         now = time.time()
         with self._write() as conn:
-            row = conn.execute(query, args).fetchone()
-            if row is None:
+            candidates = [_job_from_row(r) for r in conn.execute(query, args).fetchall()]
+            held_elsewhere = self._idle_models_in(conn, worker_id, now, stale_after_s)
+            job = _pick(candidates, set(models), held_elsewhere, now, affinity_grace_s)
+            if job is None:
                 return None
+            lease = secrets.token_hex(8)
             conn.execute(
                 "UPDATE jobs SET status = ?, worker_id = ?, started_at = ?, heartbeat_at = ?, "
-                "updated_at = ?, attempts = attempts + 1 WHERE id = ?",
-                (JobStatus.running.value, worker_id, now, now, now, row["id"]),
+                "updated_at = ?, attempts = attempts + 1, lease = ?, progress = 0, "
+                "total = NULL WHERE id = ?",
+                (JobStatus.running.value, worker_id, now, now, now, lease, job.id),
             )
             conn.execute(
                 "UPDATE workers SET job_id = ?, heartbeat_at = ? WHERE id = ?",
-                (row["id"], now, worker_id),
+                (job.id, now, worker_id),
             )
-            job = self._get_in(conn, row["id"])
+            job = self._get_in(conn, job.id)
             self._log_in(
                 conn, job.id, f"claimed by worker {worker_id} (attempt {job.attempts} of "
                 f"{job.max_attempts})", "info", now,
             )
         return job
 
+    def _idle_models_in(
+        self, conn: sqlite3.Connection, worker_id: str, now: float, stale_after_s: float
+    ) -> set[str]:
+        """Model keys held by the other live workers that are idle right now."""
+        rows = conn.execute(
+            "SELECT * FROM workers WHERE id != ? AND job_id IS NULL AND stopped_at IS NULL",
+            (worker_id,),
+        ).fetchall()
+        held: set[str] = set()
+        for row in rows:
+            worker = _worker_from_row(row)
+            if not self._presumed_dead(worker, now, stale_after_s):
+                held.update(worker.models)
+        return held
+
     def set_progress(
-        self, job_id: str, done: float, total: float | None = None, message: str | None = None
+        self,
+        job_id: str,
+        done: float,
+        total: float | None = None,
+        message: str | None = None,
+        *,
+        lease: str | None = None,
     ) -> bool:
         """Record progress of a running job.
 
-        ``progress`` never decreases within a job: a smaller ``done`` keeps the old value
+        ``progress`` never decreases within an attempt: a smaller ``done`` keeps the old value
         (``total`` and ``message`` still update), so clients may forward it as MCP progress,
         which must increase. ``message=None`` keeps the previous message. Returns ``False``
-        (and writes nothing) when the job is not running any more, e.g. it was reaped.
+        (and writes nothing) when the job is not running any more, e.g. it was reaped, or when
+        ``lease`` is given and is not the job's current claim.
         """
         done = _finite("done", done, minimum=0.0)
         if total is not None:
@@ -532,8 +709,9 @@ class JobStore:
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE jobs SET progress = MAX(progress, ?), total = ?, "
-                "message = COALESCE(?, message), updated_at = ? WHERE id = ? AND status = ?",
-                (done, total, message, now, job_id, JobStatus.running.value),
+                "message = COALESCE(?, message), updated_at = ? WHERE id = ? AND status = ? "
+                "AND (? IS NULL OR lease = ?)",
+                (done, total, message, now, job_id, JobStatus.running.value, lease, lease),
             )
             if cur.rowcount == 0:
                 self._get_in(conn, job_id)  # UnknownJob for a wrong id
@@ -542,26 +720,32 @@ class JobStore:
 
     # -- logs --------------------------------------------------------------------------------
 
-    def append_log(self, job_id: str, message: str, level: str = "info") -> int:
-        """Append a line to the job's log; returns its ``seq`` (1, 2, ... per job)."""
+    def append_log(
+        self, job_id: str, message: str, level: str = "info", *, lease: str | None = None
+    ) -> int:
+        """Append a line to the job's log; returns its ``seq`` (1, 2, ... per job).
+
+        With ``lease``, only while that claim still holds the job (:class:`LeaseLost` else).
+        """
         if level not in LOG_LEVELS:
             raise InvalidArgument("level", level, f"must be one of {', '.join(LOG_LEVELS)}")
         with self._write() as conn:
-            self._get_in(conn, job_id)
+            job = self._get_in(conn, job_id)
+            if lease is not None and job.lease != lease:
+                raise LeaseLost(job_id)
             return self._log_in(conn, job_id, str(message), level, time.time())
 
     def logs(self, job_id: str, since: int = 0, limit: int | None = None) -> list[LogEntry]:
         """Log lines with ``seq > since``, oldest first (pass the last seen seq to follow)."""
         job_id = _check_job_id(job_id)
-        conn = self._conn()
-        if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+        if not self._read("SELECT 1 FROM jobs WHERE id = ?", (job_id,)):
             raise UnknownJob(job_id)
         query = "SELECT * FROM job_logs WHERE job_id = ? AND seq > ? ORDER BY seq"
         args: tuple[Any, ...] = (job_id, int(since))
         if limit is not None:
             query += " LIMIT ?"
             args += (int(limit),)
-        return [LogEntry(**dict(r)) for r in conn.execute(query, args).fetchall()]
+        return [LogEntry(**dict(r)) for r in self._read(query, args)]
 
     @staticmethod
     def _log_in(conn: sqlite3.Connection, job_id: str, message: str, level: str, ts: float) -> int:
@@ -579,31 +763,36 @@ class JobStore:
 
     # -- finishing ---------------------------------------------------------------------------
 
-    def succeed(self, job_id: str, result: Any = None, *, worker_id: str | None = None) -> bool:
+    def succeed(self, job_id: str, result: Any = None, *, worker_id: str | None = None,
+                lease: str | None = None) -> bool:
         """Mark a running job succeeded with its JSON ``result``.
 
-        With ``worker_id``, only if that worker still owns the job (a worker that was presumed
-        dead and whose job went to another worker must not overwrite it). Returns whether the
+        With ``worker_id`` / ``lease``, only if that worker / claim still owns the job (a worker
+        that was presumed dead and whose job went to another worker must not overwrite it). Returns whether the
         job was changed; :class:`JobFinished` if it had already finished.
         """
         result_json = _to_json("result", result)
-        return self._finish(job_id, JobStatus.succeeded, worker_id, result=result_json,
+        return self._finish(job_id, JobStatus.succeeded, worker_id, lease, result=result_json,
                             message="done")
 
-    def fail(self, job_id: str, error: str, *, worker_id: str | None = None) -> bool:
+    def fail(self, job_id: str, error: str, *, worker_id: str | None = None,
+                lease: str | None = None) -> bool:
         """Mark a running job failed with the human-readable ``error``; see :meth:`succeed`."""
-        return self._finish(job_id, JobStatus.failed, worker_id, error=str(error),
+        return self._finish(job_id, JobStatus.failed, worker_id, lease, error=str(error),
                             message="failed")
 
-    def mark_cancelled(self, job_id: str, *, worker_id: str | None = None) -> bool:
+    def mark_cancelled(self, job_id: str, *, worker_id: str | None = None,
+                lease: str | None = None) -> bool:
         """Mark a running job cancelled (its handler stopped); see :meth:`succeed`."""
-        return self._finish(job_id, JobStatus.cancelled, worker_id, message="cancelled")
+        return self._finish(job_id, JobStatus.cancelled, worker_id, lease,
+                            message="cancelled")
 
-    def requeue(self, job_id: str, reason: str, *, worker_id: str | None = None) -> bool:
+    def requeue(self, job_id: str, reason: str, *, worker_id: str | None = None,
+                lease: str | None = None) -> bool:
         """Put a running job back in the queue (a resumable job whose worker is stopping)."""
         now = time.time()
         with self._write() as conn:
-            job = self._running_in(conn, job_id, worker_id)
+            job = self._running_in(conn, job_id, worker_id, lease)
             if job is None:
                 return False
             self._requeue_in(conn, job, reason, now)
@@ -614,6 +803,7 @@ class JobStore:
         job_id: str,
         status: JobStatus,
         worker_id: str | None,
+        lease: str | None,
         *,
         result: str | None = None,
         error: str | None = None,
@@ -621,12 +811,12 @@ class JobStore:
     ) -> bool:
         now = time.time()
         with self._write() as conn:
-            job = self._running_in(conn, job_id, worker_id)
+            job = self._running_in(conn, job_id, worker_id, lease)
             if job is None:
                 return False
             conn.execute(
                 "UPDATE jobs SET status = ?, result = ?, error = ?, finished_at = ?, "
-                "updated_at = ?, message = COALESCE(?, message) WHERE id = ?",
+                "updated_at = ?, message = COALESCE(?, message), lease = NULL WHERE id = ?",
                 (status.value, result, error, now, now, message, job.id),
             )
             conn.execute("UPDATE workers SET job_id = NULL WHERE job_id = ?", (job.id,))
@@ -635,20 +825,24 @@ class JobStore:
         return True
 
     def _running_in(
-        self, conn: sqlite3.Connection, job_id: str, worker_id: str | None
+        self, conn: sqlite3.Connection, job_id: str, worker_id: str | None, lease: str | None
     ) -> Job | None:
-        """The job if it is running (on ``worker_id``, when given), else ``None``;
+        """The job if it is running (on ``worker_id`` / under ``lease``, when given), else
+        ``None``;
         :class:`JobFinished` once it reached a final status."""
         job = self._get_in(conn, job_id)
         if job.finished:
             raise JobFinished(job.id, job.status)
         if job.status is not JobStatus.running:
             return None
-        return job if worker_id is None or job.worker_id == worker_id else None
+        if worker_id is not None and job.worker_id != worker_id:
+            return None
+        return job if lease is None or job.lease == lease else None
 
     def _requeue_in(self, conn: sqlite3.Connection, job: Job, reason: str, now: float) -> None:
         conn.execute(
             "UPDATE jobs SET status = ?, worker_id = NULL, heartbeat_at = NULL, updated_at = ?, "
+            "lease = NULL, progress = 0, total = NULL, "
             "message = ? WHERE id = ?",
             (JobStatus.queued.value, now, f"requeued: {reason}", job.id),
         )
@@ -671,20 +865,42 @@ class JobStore:
         pid: int | None = None,
         hostname: str | None = None,
         device: str | None = None,
+        version: str | None = None,
+        install: str | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> WorkerInfo:
-        """Insert or refresh a worker row (a fresh heartbeat, not stopped)."""
+        """Insert or refresh a worker row (a fresh heartbeat, not stopped).
+
+        ``version`` and ``install`` (default: this hdr-mcp's :func:`install_identity`) say
+        which code the worker runs; ``kinds`` what it claims (None: any).
+        """
+        from hdr_mcp import __version__
+
         now = time.time()
         pid = os.getpid() if pid is None else pid
         hostname = socket.gethostname() if hostname is None else hostname
+        kinds_json = None if kinds is None else json.dumps(list(kinds))
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO workers (id, pid, hostname, started_at, heartbeat_at, device) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, "
+                "INSERT INTO workers (id, pid, hostname, started_at, heartbeat_at, device, "
+                "version, install, kinds, stop_requested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
+                "ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, "
                 "hostname = excluded.hostname, started_at = excluded.started_at, "
                 "heartbeat_at = excluded.heartbeat_at, device = excluded.device, "
-                "stopped_at = NULL",
-                (worker_id, pid, hostname, now, now, device),
+                "version = excluded.version, install = excluded.install, "
+                "kinds = excluded.kinds, stopped_at = NULL, stop_requested = 0",
+                (worker_id, pid, hostname, now, now, device, version or __version__,
+                 install or install_identity(), kinds_json),
             )
+        return self.worker(worker_id)
+
+    def request_worker_stop(self, worker_id: str) -> WorkerInfo:
+        """Ask a worker to exit after its current job (it polls this; works across hosts)."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE workers SET stop_requested = 1 WHERE id = ?", (worker_id,))
+            if cur.rowcount == 0:
+                raise InvalidArgument("worker_id", worker_id, "no such worker")
         return self.worker(worker_id)
 
     def stop_worker(self, worker_id: str) -> None:
@@ -697,43 +913,93 @@ class JobStore:
             )
 
     def worker(self, worker_id: str) -> WorkerInfo:
-        row = self._conn().execute("SELECT * FROM workers WHERE id = ?", (worker_id,)).fetchone()
-        if row is None:
+        rows = self._read("SELECT * FROM workers WHERE id = ?", (worker_id,))
+        if not rows:
             raise InvalidArgument("worker_id", worker_id, "no such worker")
-        return WorkerInfo(**dict(row))
+        return _worker_from_row(rows[0])
 
     def workers(self, *, alive_only: bool = False,
                 stale_after_s: float = DEFAULT_STALE_AFTER_S) -> list[WorkerInfo]:
         """Workers, newest first; ``alive_only`` keeps those not stopped, with a heartbeat
         fresher than ``stale_after_s`` and (on this host) a live pid."""
-        rows = self._conn().execute(
-            "SELECT * FROM workers ORDER BY started_at DESC"
-        ).fetchall()
-        infos = [WorkerInfo(**dict(r)) for r in rows]
+        rows = self._read("SELECT * FROM workers ORDER BY started_at DESC")
+        infos = [_worker_from_row(r) for r in rows]
         if alive_only:
             now = time.time()
             infos = [w for w in infos if not self._presumed_dead(w, now, stale_after_s)]
         return infos
 
-    def heartbeat(self, worker_id: str, job_id: str | None = None) -> None:
-        """Refresh the worker's heartbeat, and its running job's when ``job_id`` is given."""
+    def heartbeat(
+        self,
+        worker_id: str,
+        job_id: str | None = None,
+        *,
+        lease: str | None = None,
+        models: Sequence[str] | None = None,
+    ) -> Heartbeat:
+        """Refresh the worker's heartbeat (and the models it holds), and its running job's when
+        ``job_id`` is given. Returns what the worker must know: whether it still holds the job
+        (``lease``), was reaped (presumed dead: its row was marked stopped) or asked to stop."""
         now = time.time()
         with self._write() as conn:
-            conn.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, worker_id))
-            if job_id is not None:
+            row = conn.execute("SELECT stopped_at, stop_requested FROM workers WHERE id = ?",
+                               (worker_id,)).fetchone()
+            reaped = row is not None and row["stopped_at"] is not None
+            if not reaped:
                 conn.execute(
-                    "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND worker_id = ? "
-                    "AND status = ?", (now, job_id, worker_id, JobStatus.running.value),
+                    "UPDATE workers SET heartbeat_at = ?, models = COALESCE(?, models) "
+                    "WHERE id = ?",
+                    (now, None if models is None else json.dumps(sorted(models)), worker_id),
                 )
+            held = True
+            if job_id is not None:
+                cur = conn.execute(
+                    "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND worker_id = ? "
+                    "AND status = ? AND (? IS NULL OR lease = ?)",
+                    (now, job_id, worker_id, JobStatus.running.value, lease, lease),
+                )
+                held = cur.rowcount == 1
+        return Heartbeat(holds_job=held, reaped=reaped,
+                         stop_requested=bool(row["stop_requested"]) if row else False)
+
+    def job_signals(self, job_id: str, lease: str | None = None) -> tuple[bool, bool]:
+        """``(cancel_requested, claim_held)`` of a job in one cheap read (what
+        ``ctx.should_stop()`` polls); ``claim_held`` is always True without ``lease``."""
+        rows = self._read("SELECT cancel_requested, lease, status FROM jobs WHERE id = ?",
+                          (job_id,))
+        if not rows:
+            raise UnknownJob(job_id)
+        row = rows[0]
+        held = lease is None or (row["lease"] == lease and row["status"] == "running")
+        return bool(row["cancel_requested"]), held
 
     def cancel_requested(self, job_id: str) -> bool:
-        """Cheap read of the job's cancel flag (what ``ctx.should_stop()`` polls)."""
-        row = self._conn().execute(
-            "SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)
-        ).fetchone()
-        if row is None:
-            raise UnknownJob(job_id)
-        return bool(row[0])
+        """Cheap read of the job's cancel flag."""
+        return self.job_signals(job_id)[0]
+
+    def prune(self, older_than_s: float, *, now: float | None = None) -> list[str]:
+        """Delete finished jobs (their rows, logs and working folders) finished more than
+        ``older_than_s`` seconds ago; never a queued or running job. Returns their ids.
+
+        Worker rows stopped that long ago go too. Output folders a job wrote elsewhere stay:
+        they are the user's results.
+        """
+        older_than_s = _finite("older_than_s", older_than_s, minimum=0.0)
+        cutoff = (time.time() if now is None else now) - older_than_s
+        finished = [s.value for s in _FINISHED]
+        with self._write() as conn:
+            ids = [r["id"] for r in conn.execute(
+                f"SELECT id FROM jobs WHERE status IN ({', '.join('?' * len(finished))}) "
+                "AND finished_at < ?", (*finished, cutoff)).fetchall()]
+            for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+                marks = ", ".join("?" * len(chunk))
+                conn.execute(f"DELETE FROM job_logs WHERE job_id IN ({marks})", chunk)
+                conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
+            conn.execute("DELETE FROM workers WHERE stopped_at IS NOT NULL AND stopped_at < ?",
+                         (cutoff,))
+        for job_id in ids:
+            shutil.rmtree(self.home / "jobs" / job_id, ignore_errors=True)
+        return ids
 
     @staticmethod
     def _presumed_dead(w: WorkerInfo, now: float, stale_after_s: float) -> bool:
@@ -757,7 +1023,7 @@ class JobStore:
         now = time.time()
         changed: list[str] = []
         with self._write() as conn:
-            workers = {r["id"]: WorkerInfo(**dict(r))
+            workers = {r["id"]: _worker_from_row(r)
                        for r in conn.execute("SELECT * FROM workers").fetchall()}
             dead = {wid for wid, w in workers.items() if self._presumed_dead(w, now, stale_after_s)}
             for wid in dead:
@@ -784,7 +1050,7 @@ class JobStore:
                     # The client no longer wants it: a retry would be wasted work.
                     conn.execute(
                         "UPDATE jobs SET status = ?, finished_at = ?, updated_at = ?, "
-                        "message = ? WHERE id = ?",
+                        "message = ?, lease = NULL WHERE id = ?",
                         (JobStatus.cancelled.value, now, now, f"cancelled ({who} died)", job.id),
                     )
                     self._log_in(conn, job.id, f"cancelled ({who} died)", "warning", now)
@@ -796,7 +1062,7 @@ class JobStore:
                         error += f" (attempt {job.attempts} of {job.max_attempts}, no retries left)"
                     conn.execute(
                         "UPDATE jobs SET status = ?, error = ?, finished_at = ?, updated_at = ?, "
-                        "message = 'failed' WHERE id = ?",
+                        "message = 'failed', lease = NULL WHERE id = ?",
                         (JobStatus.failed.value, error, now, now, job.id),
                     )
                     self._log_in(conn, job.id, f"failed: {error}", "error", now)
@@ -865,10 +1131,33 @@ def _finite(argument: str, value: Any, *, minimum: float) -> float:
     return value
 
 
+def _pick(
+    candidates: list[Job], mine: set[str], others: set[str], now: float, grace_s: float
+) -> Job | None:
+    """The job a worker holding ``mine`` takes while idle workers hold ``others`` (see claim)."""
+    for job in candidates:
+        if job.model_key is not None and job.model_key in mine:
+            return job
+    for job in candidates:
+        if job.model_key is None or job.model_key not in others or now - job.created_at > grace_s:
+            return job
+    return None
+
+
+def _worker_from_row(row: sqlite3.Row) -> WorkerInfo:
+    data = dict(row)
+    data["kinds"] = None if data.get("kinds") is None else json.loads(data["kinds"])
+    data["models"] = json.loads(data["models"]) if data.get("models") else []
+    data["stop_requested"] = bool(data.get("stop_requested") or 0)
+    return WorkerInfo(**data)
+
+
 def _job_from_row(row: sqlite3.Row) -> Job:
     data = dict(row)
     data["params"] = json.loads(data["params"])
     data["result"] = None if data["result"] is None else json.loads(data["result"])
     data["resumable"] = bool(data["resumable"])
     data["cancel_requested"] = bool(data["cancel_requested"])
+    data["needs_gpu"] = bool(data.get("needs_gpu") or 0)
+    data["roots"] = None if data.get("roots") is None else json.loads(data["roots"])
     return Job(**data)

@@ -22,11 +22,11 @@ which every worker runs at start and while idle.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import string
@@ -47,8 +47,11 @@ from hdr_mcp.jobs.store import (
     Job,
     JobFinished,
     JobStore,
+    LeaseLost,
     default_home,
+    install_identity,
 )
+from hdr_mcp.params.jobs import WorkerParams
 
 __all__ = ["Worker", "ensure_worker", "main", "new_worker_id", "run_worker"]
 
@@ -73,11 +76,6 @@ def describe_exception(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def _default_device() -> str | None:
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    return f"cuda (CUDA_VISIBLE_DEVICES={visible})" if visible else None
-
-
 class Worker:
     """Claims and runs jobs from ``store`` until stopped (or, in burst mode, until idle).
 
@@ -92,14 +90,23 @@ class Worker:
     poll_s
         Seconds between claims while the queue is empty.
     heartbeat_s
-        Seconds between heartbeats; keep it well below ``stale_after_s``.
+        Seconds between heartbeats (a thread, timed on the monotonic clock); keep it well below
+        ``stale_after_s``.
     device
-        Device label recorded in the ``workers`` table (e.g. ``"cuda:0"``); default describes
-        ``$CUDA_VISIBLE_DEVICES`` when set. Only recorded: the handler picks its device.
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (checked at start): handlers load models there; a
+        CPU worker leaves jobs that need a GPU alone. Default ``"auto"``: CUDA when torch sees
+        a GPU, else CPU.
     stale_after_s
         Heartbeat age after which other workers are presumed dead when this one reaps.
+    idle_exit_s
+        Exit after this long without a job (spawned workers use it; None: never).
+    retention_days
+        On start, prune jobs finished longer ago than this (None: keep everything).
     progress_interval_s, stop_poll_s
         Throttles of :class:`StoreContext`.
+    models
+        The model cache handed to handlers (default: one created on first use, kept for the
+        worker's lifetime).
     """
 
     def __init__(
@@ -110,31 +117,46 @@ class Worker:
         poll_s: float = 0.1,
         heartbeat_s: float = 2.0,
         *,
-        device: str | None = None,
+        device: str | None = "cpu",
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        idle_exit_s: float | None = None,
+        retention_days: float | None = None,
         progress_interval_s: float = 0.1,
         stop_poll_s: float = 0.2,
+        models: Any = None,
     ) -> None:
         if kinds is not None:
             kinds = tuple(kinds)
             for kind in kinds:
                 job_kind(kind, argument="kinds")
         for name, value in (("poll_s", poll_s), ("heartbeat_s", heartbeat_s),
-                            ("stale_after_s", stale_after_s)):
+                            ("stale_after_s", stale_after_s), ("idle_exit_s", idle_exit_s or 1),
+                            ("retention_days", retention_days or 1)):
             if not isinstance(value, (int, float)) or not value > 0:
-                raise InvalidArgument(name, value, "must be a positive number of seconds")
+                raise InvalidArgument(name, value, "must be a positive number")
         self.store = store
         self.worker_id = worker_id or new_worker_id()
         self.kinds = kinds
         self.poll_s = float(poll_s)
         self.heartbeat_s = float(heartbeat_s)
-        self.device = device if device is not None else _default_device()
+        self.device = resolve_device(device or "cpu")
         self.stale_after_s = float(stale_after_s)
+        self.idle_exit_s = idle_exit_s
+        self.retention_days = retention_days
         self.progress_interval_s = progress_interval_s
         self.stop_poll_s = stop_poll_s
+        self.models = models
         self._stop = threading.Event()
         self._current: tuple[str, StoreContext] | None = None
         self._in_handler = False
+
+    @property
+    def has_gpu(self) -> bool:
+        return self.device.startswith("cuda")
+
+    def held_models(self) -> list[str]:
+        """Keys of the pipelines this worker holds loaded."""
+        return [str(k) for k in self.models.loaded_keys()] if self.models is not None else []
 
     # -- control -----------------------------------------------------------------------------
 
@@ -174,12 +196,20 @@ class Worker:
     def run(self, burst: bool = False) -> int:
         """Claim and run jobs; returns how many jobs this worker ran.
 
-        ``burst=True`` returns as soon as the queue is empty (tests, batch scripts);
-        otherwise runs until :meth:`stop` or SIGTERM/SIGINT.
+        ``burst=True`` returns as soon as the queue is empty (tests, batch scripts); otherwise
+        runs until :meth:`stop`, SIGTERM/SIGINT, ``hdr-mcp workers --stop``, ``idle_exit_s``
+        without work, or the store's folder disappearing.
         """
-        self.store.register_worker(self.worker_id, device=self.device)
-        _log.info("worker %s (pid %d) started on %s", self.worker_id, os.getpid(),
-                  self.store.home)
+        from hdr_mcp import __version__
+
+        self.store.register_worker(self.worker_id, device=self.device, kinds=self.kinds)
+        _log.info("worker %s (pid %d, %s, hdr-mcp %s) started on %s", self.worker_id,
+                  os.getpid(), self.device, __version__, self.store.home)
+        if self.retention_days is not None:
+            pruned = self.store.prune(self.retention_days * 86400.0)
+            if pruned:
+                _log.info("pruned %d job(s) finished over %g days ago", len(pruned),
+                          self.retention_days)
         beat_stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat_loop, args=(beat_stop,),
                                 name=f"heartbeat-{self.worker_id}", daemon=True)
@@ -188,25 +218,44 @@ class Worker:
             with self._signals():
                 beat.start()
                 self._reap()
-                last_reap = time.monotonic()
-                while not self._stop.is_set():
-                    job = self.store.claim(self.worker_id, self.kinds)
-                    if job is None:
-                        if burst:
-                            break
-                        if time.monotonic() - last_reap > self.stale_after_s / 2:
-                            self._reap()
-                            last_reap = time.monotonic()
-                        self._stop.wait(self.poll_s)
-                        continue
-                    self.run_job(job)
-                    ran += 1
+                ran = self._loop(burst)
         finally:
             beat_stop.set()
             if beat.is_alive():
                 beat.join(timeout=self.heartbeat_s + 5)
-            self.store.stop_worker(self.worker_id)
+            if self.store.path.exists():
+                self.store.stop_worker(self.worker_id)
             _log.info("worker %s stopped after %d job(s)", self.worker_id, ran)
+        return ran
+
+    def _loop(self, burst: bool) -> int:
+        from hdr_mcp import __version__
+
+        ran = 0
+        last_reap = idle_since = time.monotonic()
+        while not self._stop.is_set():
+            if not self.store.path.exists():
+                _log.warning("worker %s: job store %s is gone; exiting", self.worker_id,
+                             self.store.path)
+                break
+            job = self.store.claim(self.worker_id, self.kinds, version=__version__,
+                                   gpu=self.has_gpu, models=self.held_models(),
+                                   stale_after_s=self.stale_after_s)
+            if job is None:
+                if burst:
+                    break
+                if self.idle_exit_s is not None and time.monotonic() - idle_since > self.idle_exit_s:
+                    _log.info("worker %s: idle for %g s; exiting", self.worker_id,
+                              self.idle_exit_s)
+                    break
+                if time.monotonic() - last_reap > self.stale_after_s / 2:
+                    self._reap()
+                    last_reap = time.monotonic()
+                self._stop.wait(self.poll_s)
+                continue
+            self.run_job(job)
+            ran += 1
+            idle_since = time.monotonic()
         return ran
 
     def _reap(self) -> None:
@@ -214,28 +263,46 @@ class Worker:
             _log.warning("reaped job %s of a dead worker: now %s", job.id, job.status.value)
 
     def _heartbeat_loop(self, done: threading.Event) -> None:
-        while not done.wait(self.heartbeat_s):
+        while not done.wait(self.heartbeat_s):  # Event.wait times on the monotonic clock
             current = self._current
             try:
-                self.store.heartbeat(self.worker_id, current[0] if current else None)
                 if current is not None:
                     current[1].flush()
+                beat = self.store.heartbeat(
+                    self.worker_id,
+                    current[0] if current else None,
+                    lease=current[1].lease if current else None,
+                    models=self.held_models(),
+                )
             except Exception:  # noqa: BLE001 (a locked or vanished store must not kill the beat)
                 _log.exception("worker %s: heartbeat failed", self.worker_id)
+                continue
+            if current is not None and not beat.holds_job:
+                _log.warning("worker %s: lost job %s to another worker (this one was presumed "
+                             "dead); stopping it", self.worker_id, current[0])
+                current[1].lease_lost = True
+            if beat.reaped or beat.stop_requested:
+                why = "was presumed dead by another process" if beat.reaped else "was asked to stop"
+                _log.warning("worker %s %s; exiting after the current job", self.worker_id, why)
+                self._stop.set()
 
     # -- one job -----------------------------------------------------------------------------
 
     def run_job(self, job: Job) -> Job:
         """Run a job this worker has claimed and record its outcome; returns the final state."""
         ctx = StoreContext(
-            self.store, job.id, stop_event=self._stop,
-            progress_interval_s=self.progress_interval_s, stop_poll_s=self.stop_poll_s,
+            self.store, job, stop_event=self._stop, progress_interval_s=self.progress_interval_s,
+            stop_poll_s=self.stop_poll_s, models=self.models, device=self.device,
         )
+        if self.models is None:
+            self.models = ctx.models  # created on first use; kept for the next jobs
         self._current = (job.id, ctx)
         try:
             self._run_handler(job, ctx)
         finally:
             self._current = None
+            if ctx._models is not None:
+                self.models = ctx._models
         return self.store.get(job.id)
 
     def _run_handler(self, job: Job, ctx: StoreContext) -> None:
@@ -243,54 +310,66 @@ class Worker:
             kind = job_kind(job.kind)
             handler = kind.handler()
             params = kind.parse(job.params)
-            ctx.log(f"running on worker {self.worker_id} (pid {os.getpid()})")
+            ctx.log(f"running on worker {self.worker_id} (pid {os.getpid()}, {self.device})")
             self._in_handler = True
             try:
                 result = handler(params, ctx)
             finally:
                 self._in_handler = False
             ctx.flush()
+        except LeaseLost:
+            _log.warning("job %s: claim taken over; leaving it to its new worker", job.id)
+            return
         except JobCancelled as e:
             self._stopped(job, ctx, str(e))
         except _WorkerInterrupted:
             self._stopped(job, ctx, "interrupted by a second stop signal")
         except Exception as e:  # noqa: BLE001 (any handler failure is the job's, not the worker's)
-            self._record(job, self.store.fail, describe_exception(e), tb=traceback.format_exc())
+            self._record(job, ctx, self.store.fail, describe_exception(e),
+                         tb=traceback.format_exc())
         else:
+            if ctx.lease_lost:
+                return
             if ctx.stop_observed:
                 self._stopped(job, ctx, "handler returned after should_stop()")
                 return
             try:
                 json.dumps(result, allow_nan=False, sort_keys=True)
             except (TypeError, ValueError) as e:
-                self._record(
-                    job, self.store.fail, f"handler returned a result that is not JSON: {e}"
-                )
+                self._record(job, ctx, self.store.fail,
+                             f"handler returned a result that is not JSON: {e}")
                 return
-            self._record(job, self.store.succeed, result)
+            self._record(job, ctx, self.store.succeed, result)
 
     def _stopped(self, job: Job, ctx: StoreContext, why: str) -> None:
-        """The handler stopped early: cancelled by a client, or its worker is shutting down."""
+        """The handler stopped early: cancelled, timed out, lost, or its worker is stopping."""
+        if ctx.lease_lost:
+            return
+        if ctx.timed_out:
+            self._record(job, ctx, self.store.fail,
+                         f"timed out after {ctx.timeout_s:g} s (the {job.kind} limit)")
+            return
         if self.store.cancel_requested(job.id) or not self._stop.is_set():
-            self._record(job, self.store.mark_cancelled)
+            self._record(job, ctx, self.store.mark_cancelled)
             return
         reason = (f"worker stopped: worker {self.worker_id} (pid {os.getpid()}) was shut down "
                   f"before the job finished ({why})")
         if job.resumable and job.attempts < job.max_attempts:
-            self._record(job, self.store.requeue, reason)
+            self._record(job, ctx, self.store.requeue, reason)
         else:
-            self._record(job, self.store.fail, reason)
+            self._record(job, ctx, self.store.fail, reason)
 
     def _record(
-        self, job: Job, write: Callable[..., bool], *value: Any, tb: str | None = None
+        self, job: Job, ctx: StoreContext, write: Callable[..., bool], *value: Any,
+        tb: str | None = None,
     ) -> None:
-        """Record the outcome with ``write(job.id, *value, worker_id=...)``, a store method
+        """Record the outcome with ``write(job.id, *value, lease=...)``, a store method
         (succeed, fail, mark_cancelled, requeue) that refuses a job this worker lost."""
         try:
             if tb is not None:
-                self.store.append_log(job.id, tb.rstrip(), "error")
-            applied = write(job.id, *value, worker_id=self.worker_id)
-        except JobFinished as e:
+                self.store.append_log(job.id, tb.rstrip(), "error", lease=ctx.lease)
+            applied = write(job.id, *value, worker_id=self.worker_id, lease=ctx.lease)
+        except (JobFinished, LeaseLost) as e:
             applied = False
             _log.warning("job %s: %s", job.id, e)
         if not applied:
@@ -303,31 +382,55 @@ class Worker:
             _log.info("job %s (%s): %s", job.id, job.kind, status.value)
 
 
-def run_worker(
-    home: Path | str | None = None,
-    *,
-    burst: bool = False,
-    worker_id: str | None = None,
-    kinds: Sequence[str] | None = None,
-    poll_s: float = 0.1,
-    heartbeat_s: float = 2.0,
-    device: str | None = None,
-    stale_after_s: float = DEFAULT_STALE_AFTER_S,
-) -> int:
-    """Run a worker on the store in ``home`` (default :func:`default_home`) in this process.
-
-    Returns the number of jobs it ran. This is what ``hdr-mcp worker`` calls.
-    """
-    store = JobStore(Path(home) if home is not None else default_home())
+def resolve_device(device: str) -> str:
+    """``cpu``, ``cuda``, ``cuda:N`` checked against what torch sees; ``auto``: CUDA when
+    available. :class:`InvalidArgument` naming ``device`` otherwise."""
+    if device == "cpu":
+        return "cpu"
+    if device != "auto" and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise InvalidArgument("device", device, "expected cpu, cuda, cuda:N or auto")
     try:
-        worker = Worker(store, worker_id, kinds, poll_s, heartbeat_s, device=device,
-                        stale_after_s=stale_after_s)
-        return worker.run(burst=burst)
+        import torch
+    except ImportError:
+        if device == "auto":
+            return "cpu"
+        raise InvalidArgument("device", device, "needs torch (pip install 'hdr-mcp[diffusion]' "
+                              "after a CUDA torch)") from None
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device == "auto":
+        return "cuda" if count else "cpu"
+    index = int(device.partition(":")[2] or 0)
+    if index >= count:
+        raise InvalidArgument("device", device, f"this machine has {count} CUDA device(s)"
+                              + ("" if count else " (torch sees no GPU)"))
+    return device
+
+
+def run_worker(params: WorkerParams | None = None, **overrides: Any) -> int:
+    """Run a worker in this process (what ``hdr-mcp worker`` calls); returns the jobs it ran.
+
+    ``params`` (or keyword overrides of its fields) is :class:`hdr_mcp.params.jobs.WorkerParams`.
+    """
+    from hdr_mcp.params import parse
+
+    p = parse(WorkerParams, {**(params.model_dump() if params else {}), **overrides})
+    store = JobStore(Path(p.home).expanduser() if p.home else default_home())
+    try:
+        worker = Worker(
+            store, p.worker_id, p.kinds, p.poll_seconds, p.heartbeat_seconds,
+            device=p.device, stale_after_s=p.stale_after_seconds,
+            idle_exit_s=p.idle_exit_seconds, retention_days=p.retention_days,
+        )
+        return worker.run(burst=p.burst)
     finally:
         store.close()
 
 
 # -- detached workers for the MCP server ------------------------------------------------------
+
+#: A worker an MCP server spawns exits after this long without work (a new one is spawned on
+#: demand), so sessions leave no process behind for long.
+SPAWNED_IDLE_EXIT_S = 600.0
 
 # A throw-away interpreter starts the worker and exits at once, so the worker is not our
 # child: the server never leaves a zombie behind or warns about a still-running Popen, and
@@ -373,14 +476,17 @@ def ensure_worker(
     worker_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     lock_timeout_s: float = 30.0,
+    idle_exit_s: float = SPAWNED_IDLE_EXIT_S,
 ) -> int | None:
     """Start a detached worker on ``home`` unless one is alive; returns its pid, or ``None``.
 
     Alive means not stopped, heartbeat fresher than ``stale_after_s`` and, on this host, a
-    live pid. An exclusive ``flock`` on ``home/worker.lock`` plus registering the new worker
+    live pid; only workers of this very install count (:func:`install_identity`: the same
+    version from the same folder), so a server never hands jobs to an older install's worker.
+    The new worker exits after ``idle_exit_s`` without work. An exclusive ``flock`` on ``home/worker.lock`` plus registering the new worker
     before the lock is released make concurrent calls (two MCP servers starting together)
     spawn exactly one. The worker's stderr goes to ``home/logs/worker-<time>-<id>.log``.
-    ``worker_args`` are extra command-line options (e.g. ``["--heartbeat-s", "0.5"]``);
+    ``worker_args`` are extra command-line options (e.g. ``["--heartbeat-seconds", "0.5"]``);
     ``env`` replaces the environment passed to the worker.
     """
     home = Path(home).expanduser() if home is not None else default_home()
@@ -389,13 +495,15 @@ def ensure_worker(
     with _file_lock(home / "worker.lock", lock_timeout_s):
         store = JobStore(home)
         try:
-            if store.workers(alive_only=True, stale_after_s=stale_after_s):
-                return None
+            mine = install_identity()
+            alive = store.workers(alive_only=True, stale_after_s=stale_after_s)
+            if any(w.install == mine for w in alive):
+                return None  # another install's or version's workers do not count
             worker_id = new_worker_id()
             log_path = logs / f"worker-{time.strftime('%Y%m%d-%H%M%S')}-{worker_id}.log"
-            cmd = [python, "-m", "hdr_mcp.jobs.worker", "--home", str(home),
-                   "--worker-id", worker_id, "--stale-after-s", str(stale_after_s),
-                   *worker_args]
+            cmd = [python, "-m", "hdr_mcp", "worker", "--home", str(home),
+                   "--worker-id", worker_id, "--stale-after-seconds", str(stale_after_s),
+                   "--idle-exit-seconds", str(idle_exit_s), *worker_args]
             launched = subprocess.run(
                 [python, "-I", "-S", "-c", _LAUNCHER,
                  json.dumps({"cmd": cmd, "log": str(log_path)})],
@@ -417,31 +525,10 @@ def ensure_worker(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m hdr_mcp.jobs.worker --home H [--burst] [--worker-id ID] ...``"""
-    parser = argparse.ArgumentParser(prog="python -m hdr_mcp.jobs.worker",
-                                     description="Run an hdr-mcp job worker.")
-    parser.add_argument("--home", type=Path, default=None,
-                        help="job store directory (default: $HDR_MCP_HOME or the user data dir)")
-    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
-    parser.add_argument("--worker-id", default=None)
-    parser.add_argument("--kinds", default=None, help="comma-separated job kinds to claim")
-    parser.add_argument("--poll-s", type=float, default=0.1)
-    parser.add_argument("--heartbeat-s", type=float, default=2.0)
-    parser.add_argument("--stale-after-s", type=float, default=DEFAULT_STALE_AFTER_S)
-    parser.add_argument("--device", default=None, help="device label to record, e.g. cuda:0")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
-    try:
-        run_worker(args.home, burst=args.burst, worker_id=args.worker_id, kinds=kinds,
-                   poll_s=args.poll_s, heartbeat_s=args.heartbeat_s, device=args.device,
-                   stale_after_s=args.stale_after_s)
-    except HdrMcpError as e:
-        print(f"hdr-mcp worker: {e}", file=sys.stderr)
-        return 2
+    """``python -m hdr_mcp.jobs.worker ...`` is ``hdr-mcp worker ...``."""
+    from hdr_mcp.cli import main as cli_main
+
+    cli_main(["worker", *(sys.argv[1:] if argv is None else argv)])
     return 0
 
 

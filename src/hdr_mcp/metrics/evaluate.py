@@ -399,6 +399,12 @@ def evaluate(
             ref_src.text,
             f"has {len(ref_src.paths)} frame(s) but prediction has {len(pred_src.paths)}",
         )
+    if ctx is not None:  # again where the files are opened: the roots the job came with
+        for source in filter(None, (pred_src, ref_src)):
+            for path in source.paths:
+                ctx.check_path(source.argument, path)
+        if output_dir is not None:
+            ctx.check_path("output_dir", output_dir)
     first, end = _frame_range(start, stop, len(pred_src.paths))
     extras = _check_extra_metrics(extra_metrics, has_reference=ref_src is not None)
     n = end - first

@@ -41,3 +41,36 @@ class CancelJobParams(Params):
     """Cancel a queued job at once, or ask a running one to stop at its next step."""
 
     job_id: JobId = Field(min_length=1, description="Handle of a queued or running job.")
+
+
+class WorkerParams(Params):
+    """Run a job worker: one per GPU (``--device cuda:1``), or on the CPU."""
+
+    home: str | None = Field(None, description="Data folder of the job store (default: "
+                             "$HDR_MCP_HOME or the user data folder).")
+    device: str = Field("auto", description="cpu, cuda, cuda:N, or auto (CUDA when torch sees a "
+                        "GPU). A CPU worker leaves jobs that need a GPU alone.")
+    burst: bool = Field(False, description="Exit when the queue is empty.")
+    worker_id: str | None = Field(None, description="Name of this worker (default: a fresh "
+                                  "w_... id).")
+    kinds: list[str] | None = Field(None, description="Only claim jobs of these kinds "
+                                    "(repeatable; default: every kind).")
+    idle_exit_seconds: float | None = Field(None, gt=0, description="Exit after this long "
+                                            "without work (workers a server spawns: 600).")
+    retention_days: float | None = Field(30.0, gt=0, description="On start, prune jobs "
+                                         "finished longer ago than this, with their logs and "
+                                         "working folders (never queued or running ones).")
+    poll_seconds: float = Field(0.1, gt=0, description="Seconds between claims while idle.")
+    heartbeat_seconds: float = Field(2.0, gt=0, description="Seconds between heartbeats.")
+    stale_after_seconds: float = Field(30.0, gt=0, description="Heartbeat age after which a "
+                                       "worker is presumed dead (its job is requeued or failed).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Logging level (stderr).")
+
+
+class PruneJobsParams(Params):
+    """Delete finished jobs older than a retention period (never queued or running ones)."""
+
+    home: str | None = Field(None, description="Data folder of the job store.")
+    older_than_days: float = Field(30.0, ge=0, description="Prune jobs finished longer ago "
+                                   "than this many days (0: every finished job).")

@@ -467,6 +467,10 @@ def convert(
     # 1. validate everything before any work
     params = parse(SdrToHdrParams, {"input": str(input), "output_dir": str(output_dir), **options})
     plan = check_inputs(params)
+    if ctx is not None:  # again where the files are opened: the roots the job came with
+        for path in plan.source.files or (Path(plan.source.path),):
+            ctx.check_path("input", path)
+        ctx.check_path("output_dir", plan.output_dir)
     resuming = claim_output_dir(
         "output_dir", plan.output_dir, overwrite=params.overwrite, owned=OWNED_FILES,
         workdir=ctx.workdir if ctx is not None else None,

@@ -137,6 +137,8 @@ class HdrServer:
             job = self.store.submit(
                 kind.name, resolved.model_dump(mode="json"),
                 resumable=kind.resumable, max_attempts=kind.max_attempts,
+                roots=[str(root) for root in self.config.roots], timeout_s=kind.timeout_s,
+                model_key=kind.model_key(resolved), needs_gpu=kind.needs_gpu(resolved),
             )
             self.ensure_worker()
             return job

@@ -1,23 +1,21 @@
-"""Server configuration and the path policy every tool argument goes through.
+"""Server configuration: data folder, output directory, allowed roots, how jobs run.
 
 A tool may only read and write inside its *allowed roots*: by default the working directory
-the server was started in and the output directory. Every path argument is resolved (``~``,
-``..`` and symlinks included) and refused when the resolved path leaves all roots. The error
-names the argument, so an agent knows which value to change.
+the server was started in and the output directory. Every path argument goes through the path
+policy (:mod:`hdr_mcp.paths`); the error names the argument, so an agent knows which value to
+change.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-from urllib.parse import unquote, urlparse
+from typing import Any, Literal
 
 from hdr_mcp.errors import InvalidArgument
 from hdr_mcp.params.jobs import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS
+from hdr_mcp.paths import PathPolicy
 
 WorkerMode = Literal["spawn", "thread", "none"]
 
@@ -83,106 +81,20 @@ class ServerConfig:
         roots = list(roots or []) or _split_roots(os.environ.get("HDR_MCP_ROOTS"))
         return cls(home=home, output_dir=Path(output), roots=roots, worker=worker)
 
-    # -- path policy -------------------------------------------------------------------------
+    # -- path policy (hdr_mcp.paths) ----------------------------------------------------------
 
-    def resolve(
-        self,
-        argument: str,
-        value: str,
-        *,
-        must_exist: bool = True,
-        kind: Literal["file", "dir", "any"] = "any",
-    ) -> Path:
-        """Resolve a path argument inside the allowed roots.
+    @property
+    def policy(self) -> PathPolicy:
+        return PathPolicy(self.roots)
 
-        Relative paths are taken from the first root (the working directory by default).
-        ``file://`` URIs naming this machine are accepted; any other URI scheme or host is
-        refused. Symlinks are followed before the containment check, so a link that points
-        outside the roots is refused.
-        """
-        with _os_errors(argument, value):
-            candidate = Path(_local_text(argument, value)).expanduser()
-            if not candidate.is_absolute():
-                candidate = self.roots[0] / candidate
-            resolved = candidate.resolve()
-            if not any(resolved.is_relative_to(root) for root in self.roots):
-                allowed = ", ".join(str(r) for r in self.roots)
-                raise InvalidArgument(
-                    argument,
-                    value,
-                    f"resolves to {resolved}, outside the allowed roots ({allowed}); "
-                    "start the server with --root to allow another directory",
-                )
-            if must_exist and not resolved.exists():
-                raise InvalidArgument(argument, value, f"no such file or directory: {resolved}")
-            if must_exist and kind == "file" and not resolved.is_file():
-                raise InvalidArgument(argument, value, f"{resolved} is not a file")
-            if must_exist and kind == "dir" and not resolved.is_dir():
-                raise InvalidArgument(argument, value, f"{resolved} is not a directory")
-        return resolved
+    def resolve(self, argument: str, value: str, **kwargs: Any) -> Path:
+        return self.policy.resolve(argument, value, **kwargs)
 
-    def resolve_input(
-        self, argument: str, value: str, suffixes: frozenset[str] | None = None
-    ) -> Path:
-        """An input that is a file, a folder of frames, or a printf/hash/glob frame pattern.
-
-        A pattern's folder is resolved like any path. For a folder or a pattern every frame it
-        names must resolve inside the roots too: a frame may be a symlink to anywhere.
-        """
-        text = Path(_local_text(argument, value))
-        if any(ch in text.name for ch in "%#*?["):
-            try:
-                folder = self.resolve(argument, str(text.parent), kind="dir")
-            except InvalidArgument as e:
-                raise InvalidArgument(argument, value, e.reason) from e
-            path = folder / text.name
-        else:
-            path = self.resolve(argument, value)
-            if path.is_file():
-                return path
-        from hdr_mcp.io.sequence import list_frames  # numpy: at call time, never at start-up
-
-        with _os_errors(argument, value):
-            try:
-                frames = list_frames(path, suffixes) if suffixes else list_frames(path)
-            except InvalidArgument as e:
-                raise InvalidArgument(argument, value, e.reason) from e
-        for frame in frames:
-            self.resolve(argument, str(frame), kind="file")
-        return path
+    def resolve_input(self, argument: str, value: str, suffixes: frozenset[str] | None = None) -> Path:
+        return self.policy.resolve_input(argument, value, suffixes)
 
     def resolve_output(self, argument: str, value: str | None, default_name: str) -> Path:
-        """Resolve an output directory argument; ``None`` gives a fresh folder in output_dir."""
+        """Resolve an output folder argument; ``None`` gives a fresh folder in output_dir."""
         if value is None:
             return self.output_dir / default_name
-        path = self.resolve(argument, value, must_exist=False)
-        with _os_errors(argument, value):
-            if path.exists() and not path.is_dir():
-                raise InvalidArgument(argument, value, f"{path} exists and is not a directory")
-        return path
-
-
-@contextmanager
-def _os_errors(argument: str, value: str) -> Iterator[None]:
-    """A path the OS refuses (name too long, symlink loop, no permission) names its argument."""
-    try:
-        yield
-    except OSError as e:
-        raise InvalidArgument(argument, value, f"cannot be resolved: {e.strerror or e}") from e
-
-
-def _local_text(argument: str, value: str) -> str:
-    """The local path a path argument names: ``file://`` URIs decoded, other URIs refused."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidArgument(argument, value, "expected a non-empty path")
-    text = value.strip()
-    parsed = urlparse(text)
-    if parsed.scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise InvalidArgument(argument, value, "file:// URIs must name a file on this machine")
-        text = unquote(parsed.path)
-    elif parsed.scheme and len(parsed.scheme) > 1:  # one letter: a Windows drive
-        raise InvalidArgument(argument, value, "only local paths and file:// URIs are accepted")
-    if "\0" in text:  # checked after decoding: file:///a%00b
-        raise InvalidArgument(argument, value, "path contains a NUL byte")
-    return text
+        return self.policy.resolve_output(argument, value)
