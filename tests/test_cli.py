@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -197,3 +198,47 @@ def test_light_imports_do_not_import_torch():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_selftest_runs_every_tiny_preset_to_a_tagged_exr(tmp_path):
+    env = {**os.environ, "HDR_MCP_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
+    report = one_json(hdr_mcp("selftest", "--output-dir", str(tmp_path / "st"), "--json",
+                              env=env))
+    assert report["ok"] and report["environment"]["torch"]
+    names = {r["model"] for r in report["results"]}
+    assert {"tiny-qwen-image", "tiny-flux.1-dev", "tiny-flux.2-klein-4b",
+            "tiny-wan2.1-vace-1.3b", "tiny-ltx-2.3"} <= names
+    for row in report["results"]:
+        header = OpenEXR.File(row["exr"]).header()
+        assert header["hdr_mcp/model"] == row["model"]
+        assert OpenEXR.checkColorMetadata(header) == 0
+    assert report["total_s"] < 60
+
+
+def test_workers_prune_and_models_commands(tmp_path):
+    from hdr_mcp.jobs.store import JobStore
+
+    home = tmp_path / "home"
+    store = JobStore(home)
+    store.register_worker("w_listed", device="cuda:0")
+    done = store.submit("evaluate", {"prediction": "x.exr"})
+    store.claim("w_listed")
+    store.succeed(done.id, {})
+    listed = one_json(hdr_mcp("workers", "--home", str(home), "--json"))
+    (row,) = listed["workers"]
+    assert row["worker_id"] == "w_listed" and row["device"] == "cuda:0" and row["alive"]
+    assert row["heartbeat_at"].endswith("Z")
+    one_json(hdr_mcp("workers", "--home", str(home), "--stop", "w_listed", "--json"))
+    assert store.worker("w_listed").stop_requested
+    pruned = one_json(hdr_mcp("prune-jobs", "--home", str(home), "--older-than-days", "0",
+                              "--json"))
+    assert pruned["pruned"] == [done.id] and store.list() == []
+    models = one_json(hdr_mcp("models", "list", "--json"))["models"]
+    assert {"qwen-image", "flux.1-dev", "ltx-2.3", "tiny-qwen-image"} <= {m["name"] for m in models}
+    info = one_json(hdr_mcp("models", "info", "flux.1-dev", "--json"))
+    assert info["repository"] == "black-forest-labs/FLUX.1-dev" and info["gated"] is True
+    offline = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    missing = hdr_mcp("models", "pull", "qwen-image", env=offline)
+    assert missing.returncode == 2 and "Qwen/Qwen-Image" in missing.stderr
+    unknown = hdr_mcp("models", "info", "sdxl")
+    assert unknown.returncode == 2 and "model='sdxl': unknown model; known:" in unknown.stderr

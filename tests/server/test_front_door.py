@@ -167,3 +167,21 @@ async def test_prompt_errors_are_one_readable_line_and_no_traceback(server, capl
         ok = await client.list_tools()  # still serving
         assert ok.tools
     assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_list_models_tool_and_workers_resource(server, monkeypatch, tmp_path):
+    import json
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    server.hdr.store.register_worker("w_gpu0", device="cuda:0")
+    async with Client(server) as client:
+        listed = await client.call_tool("list_models", {"include_tiny": False})
+        assert not listed.is_error
+        names = {m["name"] for m in listed.structured_content["models"]}
+        assert {"qwen-image", "qwen-image-2512", "flux.1-dev", "flux.2-klein-4b",
+                "wan2.1-vace-1.3b", "wan2.1-vace-14b", "ltx-2.3"} == names
+        assert not any(m["cached"] for m in listed.structured_content["models"])
+        workers = await client.read_resource("hdr://workers")
+    rows = json.loads(workers.contents[0].text)["workers"]
+    assert [(r["worker_id"], r["device"], r["alive"]) for r in rows] == [("w_gpu0", "cuda:0", True)]

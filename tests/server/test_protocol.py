@@ -23,6 +23,7 @@ EXPECTED_TOOLS = {
     "get_job": {"read_only_hint": True},
     "inspect_hdr": {"read_only_hint": True},
     "list_jobs": {"read_only_hint": True},
+    "list_models": {"read_only_hint": True},
     "sdr_to_hdr_video": {"read_only_hint": False, "destructive_hint": True},
 }
 

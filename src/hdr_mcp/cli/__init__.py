@@ -30,6 +30,13 @@ from hdr_mcp.params.jobs import (
     PruneJobsParams,
     WorkerParams,
 )
+from hdr_mcp.params.models import (
+    ListModelsParams,
+    ModelParams,
+    PullModelParams,
+    SelftestParams,
+    WorkersParams,
+)
 
 app = typer.Typer(
     name="hdr-mcp",
@@ -409,6 +416,139 @@ for _app, _names in ((app, {"list": "list-jobs", "get": "get-job", "cancel": "ca
     params_command(_app, CancelJobParams, _cancel_job, name=_names["cancel"],
                    help="Cancel a queued job, or ask a running one to stop.",
                    extra=[_json_param(), _home_param()])
+
+
+def _prune_jobs(params: PruneJobsParams, as_json: bool) -> None:
+    store = _store(params.home)
+    pruned = store.prune(params.older_than_days * 86400.0)
+    data = {"pruned": pruned, "count": len(pruned), "older_than_days": params.older_than_days}
+    _emit(data, as_json, lambda d: _stderr().print(
+        f"pruned {d['count']} job(s) finished over {d['older_than_days']:g} days ago"))
+
+
+params_command(app, PruneJobsParams, _prune_jobs, name="prune-jobs", extra=[_json_param()],
+               help="Delete finished jobs older than --older-than-days (their logs and working "
+               "folders too); never a queued or running job. Workers do it on start.")
+
+
+def _workers(params: WorkersParams, as_json: bool) -> None:
+    from hdr_mcp.jobs.view import worker_views
+
+    store = _store(params.home)
+    if params.stop is not None:
+        alive = store.workers(alive_only=True)
+        targets = [w.id for w in alive] if params.stop == "all" else [params.stop]
+        for worker_id in targets:
+            store.request_worker_stop(worker_id)
+    rows = worker_views(store, all_history=params.all_history)
+
+    def render(d: dict[str, Any]) -> None:
+        from rich.table import Table
+
+        table = Table()
+        for col in ("worker_id", "pid", "device", "version", "job_id", "models", "alive"):
+            table.add_column(col)
+        for w in d["workers"]:
+            table.add_row(w["worker_id"], str(w["pid"]), w["device"] or "", w["version"] or "",
+                          w["job_id"] or "", ", ".join(w["models"]), str(w["alive"]))
+        _stdout().print(table)
+
+    _emit({"workers": rows}, as_json, render)
+
+
+params_command(app, WorkersParams, _workers, name="workers", extra=[_json_param()],
+               help="Workers of the job store (device, version, job, models held); --stop ID "
+               "or --stop all asks them to exit after their current job.")
+
+
+# -- models ------------------------------------------------------------------------------------
+
+models_app = typer.Typer(help="Model families: list, info, pull (download into the Hugging "
+                         "Face cache).", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(models_app, name="models")
+
+
+def _list_models(params: ListModelsParams, as_json: bool) -> None:
+    from hdr_mcp.models.catalog import list_models
+
+    rows = list_models(include_tiny=params.include_tiny)
+
+    def render(d: dict[str, Any]) -> None:
+        from rich.table import Table
+
+        table = Table()
+        for col in ("name", "task", "repository", "cached", "size_gb", "vram_gb", "gated"):
+            table.add_column(col)
+        for m in d["models"]:
+            table.add_row(m["name"], m["task"], m["repository"] or "(built here)",
+                          str(m["cached"]), f"{m['size_gb']:g}" if m["size_gb"] else "",
+                          f"{m['vram_gb']:g}" if m["vram_gb"] else "", str(m["gated"]))
+        _stdout().print(table)
+
+    _emit({"models": rows}, as_json, render)
+
+
+def _model_info(params: ModelParams, as_json: bool) -> None:
+    from hdr_mcp.models.catalog import model_info
+
+    _emit(model_info(params.model), as_json, _print_json)
+
+
+def _pull_model(params: PullModelParams, as_json: bool) -> None:
+    from hdr_mcp.models.catalog import pull_model
+
+    folder = pull_model(params.model, revision=params.revision)
+    _emit({"model": params.model, "path": str(folder)}, as_json,
+          lambda d: _stderr().print(f"{d['model']}: {d['path']}"))
+
+
+params_command(models_app, ListModelsParams, _list_models, name="list", extra=[_json_param()],
+               help="Model families with repository, revision, cached or not, size, gating.")
+params_command(app, ListModelsParams, _list_models, name="list-models", extra=[_json_param()],
+               help="Same as `hdr-mcp models list` (the MCP tool list_models).")
+app.registered_commands[-1].hidden = True
+params_command(models_app, ModelParams, _model_info, name="info", extra=[_json_param()],
+               help="Everything the registry knows about one family.")
+params_command(models_app, PullModelParams, _pull_model, name="pull", extra=[_json_param()],
+               help="Download a family (and its public HDR LoRA) into the Hugging Face cache; "
+               "gated repositories need a token (hf auth login or HF_TOKEN).")
+
+
+def _selftest(params: SelftestParams, as_json: bool) -> None:
+    from hdr_mcp.models.selftest import selftest
+    from hdr_mcp.outputs import default_output_root, output_name
+
+    out = params.output_dir or str(default_output_root() / output_name("selftest"))
+    report = selftest(params.models, out, overwrite=params.overwrite,
+                      progress=lambda name: _stderr().print(f"  {name}: ok"))
+
+    def render(d: dict[str, Any]) -> None:
+        from rich.table import Table
+
+        env = d["environment"]
+        _stdout().print(f"python {env['python']}  torch {env['torch']}  diffusers "
+                        f"{env['diffusers']}  peft {env['peft']}  transformers "
+                        f"{env['transformers']}  CUDA: {env['cuda_available']} "
+                        f"{', '.join(env['devices'])}")
+        table = Table()
+        for col in ("model", "status", "pipeline", "load_s", "denoise_s", "min", "max", "exr"):
+            table.add_column(col)
+        for r in d["results"]:
+            table.add_row(r["model"], r["status"], r.get("pipeline", r.get("error", "")),
+                          str(r.get("load_s", "")), str(r.get("denoise_s", "")),
+                          f"{r['min']:.3g}" if "min" in r else "",
+                          f"{r['max']:.3g}" if "max" in r else "", r.get("exr", ""))
+        _stdout().print(table)
+
+    _emit(report, as_json, render)
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+params_command(app, SelftestParams, _selftest, name="selftest", extra=[_json_param()],
+               help="Run every tiny preset on this machine: load, 2 denoising steps, unclamped "
+               "decode, tagged EXR; prints torch/diffusers/CUDA details. Run it first on a new "
+               "GPU box.")
 
 
 # -- demo --------------------------------------------------------------------------------------

@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from hdr_mcp.jobs.store import Job
+from hdr_mcp.jobs.store import Job, JobStore
 from hdr_mcp.vocabulary import JOB_STATUSES
 
-__all__ = ["JobList", "JobStatusName", "JobView", "iso_time", "job_view"]
+__all__ = ["JobList", "JobStatusName", "JobView", "iso_time", "job_view", "worker_views"]
 
 JobStatusName = Literal[JOB_STATUSES]
 
@@ -51,6 +51,18 @@ class JobList(BaseModel):
 def iso_time(ts: float | None) -> str | None:
     """POSIX seconds -> ``2026-12-01T10:26:11Z`` (None stays None)."""
     return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def worker_views(store: JobStore, *, all_history: bool = True) -> list[dict[str, Any]]:
+    """Workers as ``hdr-mcp workers --json`` and the ``hdr://workers`` resource show them:
+    ``worker_id``, ``alive``, device, version, job, models held, ISO times."""
+    alive = {w.id for w in store.workers(alive_only=True)}
+    return [
+        {**w.model_dump(exclude={"id"}), "worker_id": w.id, "alive": w.id in alive,
+         "started_at": iso_time(w.started_at), "heartbeat_at": iso_time(w.heartbeat_at),
+         "stopped_at": iso_time(w.stopped_at)}
+        for w in store.workers() if all_history or w.id in alive
+    ]
 
 
 def _next_step(job: Job) -> str:

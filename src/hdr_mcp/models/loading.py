@@ -233,6 +233,19 @@ def resolve_dtype(dtype: Any, entry: ModelFamily, device: str):
     return getattr(torch, name)
 
 
+def quiet_libraries() -> None:
+    """Silence diffusers' and transformers' own progress bars and chatter ("Loading pipeline
+    components...", "cannot be saved"): hdr-mcp reports progress itself (CLI bar, MCP progress,
+    the job log), and an MCP stdio server or a worker log must not fill with tqdm lines."""
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
 def load_pipeline(model: str | os.PathLike[str], *, revision: str | None = None,
                   dtype: Any = None, device: str = "cpu", offload: Offload | None = None,
                   allow_large_on_cpu: bool = False, local_files_only: bool | None = None,

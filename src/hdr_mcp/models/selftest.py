@@ -17,7 +17,7 @@ from typing import Any
 
 from hdr_mcp.models.registry import ModelFamily, family
 
-__all__ = ["environment", "run_selftest", "run_tiny", "tiny_inputs"]
+__all__ = ["environment", "run_selftest", "run_tiny", "selftest", "tiny_inputs"]
 
 
 def environment() -> dict[str, Any]:
@@ -128,7 +128,9 @@ def run_selftest(families: list[str] | None = None, *, return_arrays: bool = Fal
     failing preset is reported with ``error`` and does not stop the others.
     """
     from hdr_mcp.models import tiny
+    from hdr_mcp.models.loading import quiet_libraries
 
+    quiet_libraries()
     started = time.perf_counter()
     selected = list(families) if families is not None else list(tiny.tiny_names())
     for name in selected:
@@ -146,3 +148,40 @@ def run_selftest(families: list[str] | None = None, *, return_arrays: bool = Fal
         "ok": all(r["status"] == "ok" for r in results),
         "total_s": round(time.perf_counter() - started, 3),
     }
+
+
+def selftest(models: list[str] | None, output_dir: Any, *, overwrite: bool = False,
+             progress: Any = None) -> dict[str, Any]:
+    """``hdr-mcp selftest``: :func:`run_selftest`, then each preset's first image (or frame)
+    written as a tagged EXR in ``output_dir``: VAE values -> code values (``vae_to_code``) ->
+    LogC4 decoded to scene-linear, the chain an HDR LoRA's output takes. Random weights: the
+    pictures are noise; the point is that every step runs and nothing clamps. JSON-safe.
+    """
+    from pathlib import Path
+
+    import numpy as np
+
+    from hdr_mcp.color import decode
+    from hdr_mcp.io import write_exr
+    from hdr_mcp.models.decode import vae_to_code
+    from hdr_mcp.outputs import claim_output_dir, created_folder
+
+    out = Path(output_dir)
+    claim_output_dir("output_dir", out, overwrite=overwrite, owned=("tiny-*.exr",))
+    report = run_selftest(models, return_arrays=True)
+    with created_folder(out):
+        for row in report["results"]:
+            values = row.pop("values", None)
+            if values is None:
+                continue
+            first = values[0] if values.ndim == 4 else values[0][:, 0]  # (3, H, W)
+            codes = vae_to_code(np.moveaxis(first, 0, -1).astype(np.float64))
+            linear = decode(codes, "logc4").astype(np.float32)
+            row["exr"] = str(write_exr(out / f"{row['model']}.exr", linear, dtype="float", metadata={
+                "hdr_mcp/model": row["model"], "hdr_mcp/decoded_encoding": "logc4",
+                "hdr_mcp/note": "hdr-mcp selftest: tiny preset with random weights"}))
+            row["peak_scene"] = float(linear.max())
+            if progress is not None:
+                progress(row["model"])
+    report["output_dir"] = str(out)
+    return report

@@ -37,16 +37,17 @@ from hdr_mcp import __version__
 from hdr_mcp.errors import HdrMcpError, InvalidArgument
 from hdr_mcp.jobs.kinds import JobKind, kinds
 from hdr_mcp.jobs.store import Job, JobStatus, JobStore, UnknownJob
-from hdr_mcp.jobs.view import JobList, JobView, job_view
+from hdr_mcp.jobs.view import JobList, JobView, job_view, worker_views
 from hdr_mcp.outputs import output_name, refuse_nonempty
 from hdr_mcp.params import path_role
 from hdr_mcp.params.files import InspectParams
 from hdr_mcp.params.jobs import MAX_WAIT_SECONDS, CancelJobParams, GetJobParams, ListJobsParams
+from hdr_mcp.params.models import ListModelsParams
 from hdr_mcp.server.config import ServerConfig
 from hdr_mcp.server.previews import preview_png
 from hdr_mcp.server.prompts import register_prompts
 from hdr_mcp.server.resources import FileTemplate, mime_type
-from hdr_mcp.server.schemas import InspectView
+from hdr_mcp.server.schemas import InspectView, ModelList
 from hdr_mcp.server.tools import ParamsTool
 
 INSTRUCTIONS = """\
@@ -342,6 +343,12 @@ def _other_tools(hdr: HdrServer) -> list[ParamsTool]:
     async def cancel_job(params: CancelJobParams, ctx: Any, wait: Any) -> JobView:
         return job_view(await anyio.to_thread.run_sync(hdr.store.cancel, params.job_id))
 
+    async def list_models(params: ListModelsParams, ctx: Any, wait: Any) -> ModelList:
+        from hdr_mcp.models.catalog import list_models as rows  # huggingface_hub: off the loop
+
+        found = await anyio.to_thread.run_sync(lambda: rows(include_tiny=params.include_tiny))
+        return ModelList(models=found)
+
     return [
         ParamsTool.build(name="inspect_hdr", title="Inspect an HDR or SDR image",
                          description="Resolution, channels, colour space, transfer, bit depth, "
@@ -357,6 +364,13 @@ def _other_tools(hdr: HdrServer) -> list[ParamsTool]:
         ParamsTool.build(name="list_jobs", title="List jobs", description="Recent jobs, newest "
                          "first.", params=ListJobsParams, body=list_jobs, annotations=READ_ONLY,
                          output=JobList),
+        ParamsTool.build(name="list_models", title="List model families",
+                         description="Model families hdr-mcp knows (Qwen-Image, FLUX, Wan VACE, "
+                         "LTX-2, and tiny-<name> CPU presets): repository, revision, whether "
+                         "the weights are cached here, size, VRAM guidance, gating, licence. "
+                         "Weights not cached need `hdr-mcp models pull NAME` on the server.",
+                         params=ListModelsParams, body=list_models, annotations=READ_ONLY,
+                         output=ModelList),
         ParamsTool.build(name="cancel_job", title="Cancel a job",
                          description="Cancel a queued job at once, or ask a running one to stop "
                          "at its next step. Frames already written stay on disk.",
@@ -377,6 +391,12 @@ def _register_resources(mcp: MCPServer, hdr: HdrServer) -> None:
         except HdrMcpError as e:
             raise ResourceError(str(e)) from e
         return json.dumps(data, indent=1, default=str)
+
+    @mcp.resource("hdr://workers", mime_type="application/json",
+                  description="Workers of the job store: device, version, current job, models "
+                  "held loaded, heartbeat.")
+    def workers_resource() -> str:
+        return json.dumps({"workers": worker_views(hdr.store)}, indent=1)
 
     templates = (
         FileTemplate.for_files("hdr://files/{+path}", "output_file",

@@ -12,7 +12,15 @@ from pydantic import BaseModel, Field
 
 from hdr_mcp.jobs.view import JobList, JobStatusName, JobView
 
-__all__ = ["InspectView", "JobList", "JobStatusName", "JobView"]
+__all__ = ["InspectView", "JobList", "JobStatusName", "JobView", "ModelList"]
+
+
+class ModelList(BaseModel):
+    """Model families hdr-mcp can load (``hdr-mcp models list``)."""
+
+    models: list[dict[str, Any]] = Field(description="One row per family: name, task, "
+                                         "repository, revision, cached, size_gb, vram_gb, "
+                                         "gated, licence, tiny.")
 
 
 class InspectView(BaseModel):
