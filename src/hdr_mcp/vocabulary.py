@@ -36,6 +36,7 @@ ENCODINGS: tuple[str, ...] = (
     "hlg",
     "log_gamma",
     "acescct",
+    "pu21",
 )
 
 #: OpenEXR compressions (:data:`hdr_mcp.io.COMPRESSIONS`); zip, zips, piz, rle and none are

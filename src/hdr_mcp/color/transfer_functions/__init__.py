@@ -11,6 +11,7 @@ name           module / functions                           parameters (defaults
 ``hlg``        :mod:`.bt_2100` ``oetf_BT2100_HLG``          -
 ``log_gamma``  :mod:`.log_gamma` ``log_encoding_LogGamma``  ``gamma=2.2, max_value=65536.0``
 ``acescct``    :mod:`.aces` ``log_encoding_ACEScct``        -
+``pu21``       :mod:`.pu21` ``log_encoding_PU21``           ``nits_per_unit=100.0``
 =============  ===========================================  =====================================
 
 :func:`encode` / :func:`decode` take numpy-compatible input (float32 stays float32, float64 stays
@@ -27,7 +28,16 @@ from types import MappingProxyType
 from typing import Any
 
 from hdr_mcp.color._array import is_torch_tensor
-from hdr_mcp.color.transfer_functions import aces, arri, bt_2100, linear, log_gamma, srgb, st_2084
+from hdr_mcp.color.transfer_functions import (
+    aces,
+    arri,
+    bt_2100,
+    linear,
+    log_gamma,
+    pu21,
+    srgb,
+    st_2084,
+)
 from hdr_mcp.errors import InvalidArgument
 
 __all__ = ["ENCODINGS", "Encoding", "decode", "encode", "encoding", "encodings"]
@@ -119,6 +129,16 @@ def _registry() -> Mapping[str, Encoding]:
             aces.log_decoding_ACEScct,
             aces.log_encoding_ACEScct_torch,
             aces.log_decoding_ACEScct_torch,
+        ),
+        Encoding(
+            "pu21",
+            "PU21 banding_glare per channel / PU(10000 cd/m^2) (X2HDR); light clamped to "
+            "[0.005, 10000] cd/m^2",
+            pu21.log_encoding_PU21,
+            pu21.log_decoding_PU21,
+            pu21.log_encoding_PU21_torch,
+            pu21.log_decoding_PU21_torch,
+            MappingProxyType({"nits_per_unit": pu21.DEFAULT_NITS_PER_UNIT}),
         ),
     ]
     return MappingProxyType({entry.name: entry for entry in entries})
