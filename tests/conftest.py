@@ -2,6 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def models_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """HDR_MCP_HOME and the Hugging Face cache in a temporary folder, offline: no test touches
+    the user's data folder or the network's model hubs."""
+    root = tmp_path_factory.mktemp("models-env")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HDR_MCP_HOME", str(root / "home"))
+        patch.setenv("HF_HOME", str(root / "hf"))
+        patch.delenv("HF_HUB_CACHE", raising=False)
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+        yield root
+
 
 def pytest_configure(config) -> None:
     # colour-science (a test reference) puts a MagicMock in sys.modules["matplotlib"] when

@@ -3,25 +3,11 @@ loaded tiny pipelines. Nothing here touches the network or the user's home."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hdr_mcp.models import tiny
-
-
-@pytest.fixture(scope="session", autouse=True)
-def models_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """HDR_MCP_HOME and the Hugging Face cache in a temporary folder, offline."""
-    root = tmp_path_factory.mktemp("models-env")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HDR_MCP_HOME", str(root / "home"))
-        patch.setenv("HF_HOME", str(root / "hf"))
-        patch.delenv("HF_HUB_CACHE", raising=False)
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-        yield root
 
 
 @pytest.fixture(scope="session")

@@ -127,6 +127,8 @@ def _progress_context(description: str) -> Iterator[Any]:
     task = progress.add_task(description, total=None, note="")
 
     def on_progress(done: float, total: float | None, message: str = "") -> None:
+        if not progress.console.is_terminal:  # a log file or pipe gets no bar, no stray lines
+            return
         if not progress.live.is_started:  # no bar until work starts: errors stay one line
             progress.start()
         progress.update(task, completed=done, total=total, note=message)
@@ -294,7 +296,7 @@ params_command(app, DecodeParams, _decode, name="decode", extra=[_json_param(), 
 # -- job kinds: each is an MCP tool and a command ------------------------------------------------
 
 #: Old spellings of commands, kept hidden for one release (docs/vocabulary.md).
-COMMAND_ALIASES = {"sdr_to_hdr_video": ("sdr-to-hdr",)}
+COMMAND_ALIASES = {"sdr_to_hdr_video": ("sdr-to-hdr",), "generate_hdr": ("generate",)}
 
 
 def _render_evaluation(result: dict[str, Any]) -> None:

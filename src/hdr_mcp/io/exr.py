@@ -738,6 +738,7 @@ def write_exr(
     overflow: OverflowPolicy = "error",
     encoding: str = "linear",
     encoding_params: Mapping[str, Any] | None = None,
+    envmap: Literal["latlong"] | None = None,
 ) -> Path:
     """Write scene-linear pixels (or curve code values) to a single-part scanline OpenEXR file,
     atomically.
@@ -778,6 +779,10 @@ def write_exr(
         ``hdr_mcp/encoding``, ``hdr_mcp/encoding_params``, ``hdr_mcp/primaries`` attributes,
         which :func:`read_exr_info` reads back as ``transfer`` and ``colorspace``.
 
+    envmap
+        ``"latlong"``: the standard ``envmap`` attribute marking an equirectangular environment
+        map (what renderers and Nuke read to use the file for lighting).
+
     Returns
     -------
     Path
@@ -786,9 +791,14 @@ def write_exr(
     options = _write_options(
         colorspace, compression, dtype, nonfinite, overflow, metadata, encoding, encoding_params
     )
+    if envmap not in (None, "latlong"):
+        raise InvalidArgument("envmap", envmap, "expected 'latlong' or None")
     target = check_writable_path(path)
     channels = _prepare_pixels(pixels, options)
-    _write_file(target, _header(options), channels)
+    header = _header(options)
+    if envmap == "latlong":
+        header["envmap"] = OpenEXR.ENVMAP_LATLONG
+    _write_file(target, header, channels)
     return target
 
 

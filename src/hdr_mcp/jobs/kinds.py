@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument
 from hdr_mcp.params.evaluate import EvaluateParams
+from hdr_mcp.params.generate import GenerateParams
 from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams
 
 __all__ = [
@@ -167,6 +168,21 @@ BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
             "scene-linear half-float EXR frames plus a tone-mapped preview PNG/MP4. Parameters "
             "are fixed per shot (no pumping). Resumable: a retried job keeps finished frames.",
             resumable=True,
+        ),
+        JobKind(
+            name="generate_hdr",
+            run="hdr_mcp.pipelines.text_to_hdr:run",
+            params=GenerateParams,
+            title="Generate scene-linear HDR EXRs from text",
+            description="Text -> half-float scene-linear EXR (ACEScg by default) with a preview "
+            "and an exposure strip. method='logc-lora': an HDR LoRA (LogC4, LogC3, PQ, "
+            "log-gamma, PU21) makes the model generate curve-encoded HDR, decoded without "
+            "clamping; method='two-stage': public weights, the SDR picture is expanded by "
+            "sdr_to_hdr. layout='latlong' makes a seamless 2:1 HDRI for lighting. Each image "
+            "reports peak_nits, dynamic_range_stops and a verdict that says when it is not HDR. "
+            "Slow on real models: returns a job handle; get_job(job_id) follows it.",
+            resumable=True,
+            device="cuda",
         ),
     )
 })

@@ -258,6 +258,7 @@ def load_pipeline(model: str | os.PathLike[str], *, revision: str | None = None,
     pipeline is moved to ``device``. Without CUDA a non-tiny model is refused unless
     ``allow_large_on_cpu``. Everything is validated before any weight is read.
     """
+    quiet_libraries()
     device = check_device(device)
     if offload not in (None, "model", "sequential"):
         raise InvalidArgument("offload", offload, "expected None, 'model' or 'sequential'")
