@@ -290,7 +290,9 @@ async def test_tool_choices_match_the_library(server):
     assert choices(sdr["colorspace"]) == set(colorspaces())
     assert choices(sdr["compression"]) == set(COMPRESSIONS)
     assert choices(sdr["operator"]) == set(OPERATORS)
-    assert choices(sdr["transfer"]) == set(TRANSFERS)
+    assert choices(sdr["transfer"]) == {"auto", *TRANSFERS}
+    assert choices(sdr["primaries"]) == {"auto", "lin_rec709", "lin_rec2020", "lin_p3d65"}
+    assert sdr["operator"]["default"] == "auto" and sdr["transfer"]["default"] == "auto"
     assert choices(sdr["method"]) == set(METHODS)
 
 
