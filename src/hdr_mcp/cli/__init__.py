@@ -303,6 +303,12 @@ def _render_evaluation(result: dict[str, Any]) -> None:
         table.add_row(name, shown)
     console = _stdout()
     console.print(table)
+    qa = result.get("qa")
+    if qa:
+        colour = {"pass": "green", "review": "yellow", "fail": "red"}.get(qa["verdict"], "white")
+        console.print(f"[bold {colour}]QA: {qa['verdict'].upper()}[/]")
+        for reason in qa["reasons"]:
+            console.print(f"  - {reason}", markup=False)
     for key in ("report_json", "report_png", "preview_png"):
         if result.get(key):
             console.print(f"{key}: {result[key]}")

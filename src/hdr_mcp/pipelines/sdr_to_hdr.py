@@ -114,20 +114,6 @@ QUEUE_FRAMES = 2
 # -- parameters --------------------------------------------------------------------------------
 
 
-def _frame_range(start: int, stop: int | None, count: int) -> tuple[int, int]:
-    if start >= count:
-        raise InvalidArgument(
-            "start", start, f"the input has {count} frame(s) (indices 0..{count - 1})"
-        )
-    if stop is None:
-        return start, count
-    if stop > count:
-        raise InvalidArgument(
-            "stop", stop, f"the input has {count} frame(s); stop must be <= {count}"
-        )
-    return start, stop
-
-
 @dataclass(frozen=True)
 class _Plan:
     """Everything :func:`convert` needs, validated."""
@@ -190,6 +176,7 @@ def check_inputs(params: SdrToHdrParams) -> _Plan:
     from hdr_mcp.color.inverse_tonemap import operator_parameters
     from hdr_mcp.io.exr import HALF_MAX
     from hdr_mcp.io.sdr_source import open_sdr
+    from hdr_mcp.io.sequence import frame_range
 
     p = params
     white_nits = p.diffuse_white * p.nits_per_unit
@@ -213,7 +200,7 @@ def check_inputs(params: SdrToHdrParams) -> _Plan:
     if out.exists() and not out.is_dir():
         raise InvalidArgument("output_dir", p.output_dir, "exists and is not a folder")
     source = open_sdr(p.input, "input", sequence_fps=SEQUENCE_FPS)
-    start, stop = _frame_range(p.start, p.stop, source.count)
+    start, stop = frame_range(p.start, p.stop, source.count)
     transfer, transfer_reason = source.transfer(p.transfer)
     primaries, primaries_reason = source.primaries(p.primaries)
     return _Plan(
