@@ -116,8 +116,9 @@ Units. The curves take and return absolute luminance in cd/m^2 ("nits"). The RGB
 functions take and return linear RGB (default primaries BT.709) in cd/m^2. The dispatcher
 :func:`inverse_tonemap` takes *relative* SDR display light (SDR peak white = 1.0) and returns
 HDR cd/m^2 with SDR white on ``peak_nits`` and the operator's reference white on
-``reference_white_nits`` (``auto``: ``peak_nits`` is the ceiling, reached by SDR white only in
-compressed shots, see :func:`expand`); :func:`tonemap` is its exact inverse for ``bt2446c``
+``reference_white_nits`` (``auto``: ``peak_nits`` is a ceiling, reached by SDR white only in
+compressed shots and only up to :data:`AUTO_MAX_PEAK_RATIO` x reference white, see
+:func:`expand`); :func:`tonemap` is its exact inverse for ``bt2446c``
 and ``power`` (``auto`` is spatial and has no inverse).
 
 Arrays: numpy, any shape ``(..., 3)`` for RGB; float32 in gives float32 out, anything else
