@@ -5,7 +5,10 @@ Real HDR photographs (the eight CC0 studio lights the repository ships: ``tests/
 and ``src/hdr_mcp/data/sunrise.exr``, or the files given) -> SDR through every forward path
 of :data:`hdr_mcp.metrics.sdr_harness.FORWARD_PATHS` (10 renderings x float / 8-bit / JPEG
 q90) -> each inverse method -> PU21-PSNR after exposure alignment, Delta E ITP, gain over
-``identity``. Definitions: :mod:`hdr_mcp.metrics.sdr_harness`. About 10 s on one core.
+``identity``. Definitions: :mod:`hdr_mcp.metrics.sdr_harness`. The methods are the operators
+at ``--peak`` over BT.2408's 203 cd/m^2 reference white, and ``pipeline``: what
+``sdr_to_hdr_video`` does with its defaults, end to end through PNG and EXR files
+(:func:`hdr_mcp.metrics.sdr_harness.pipeline_method`). About 30 s on one core.
 
     python tools/bench_sdr_harness.py [--peak 1000] [--json rows.json] [IMAGES...]
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 from hdr_mcp.metrics import sdr_harness as h
@@ -33,7 +37,10 @@ def main() -> None:
     ]
     images = h.load_images(files)
     paths = h.FAST_PATHS if args.fast else h.FORWARD_PATHS
-    rows = h.run_harness(images, paths, h.default_methods(args.peak))
+    methods = h.default_methods(args.peak)
+    with tempfile.TemporaryDirectory(prefix="harness_pipeline_") as scratch:
+        methods["pipeline"] = h.pipeline_method(scratch)
+        rows = h.run_harness(images, paths, methods)
     summary = h.summarise(rows)
     print(f"SDR harness: {len(images)} images ({', '.join(images)}), {len(paths)} forward paths,")
     print(f"target peak {args.peak:g} cd/m^2, reference white 203 cd/m^2.\n")

@@ -57,6 +57,15 @@ COMPRESSIONS: tuple[str, ...] = (
 #: SDR transfer functions used to linearise display code values.
 SDR_TRANSFERS: tuple[str, ...] = ("srgb", "bt1886")
 
+#: Primaries of SDR footage (the linear colour space its decoded light is in).
+SDR_PRIMARIES: tuple[str, ...] = ("lin_rec709", "lin_rec2020", "lin_p3d65")
+
+#: The choice that lets a tool decide from the input (its tags, its content) and report why.
+AUTO = "auto"
+
+#: Outcomes of the QA verdict (:func:`hdr_mcp.metrics.qa.verdict`), best first.
+QA_VERDICTS: tuple[str, ...] = ("pass", "review", "fail")
+
 #: Inverse tone-mapping operators of the classical SDR -> HDR method.
 OPERATORS: tuple[str, ...] = ("auto", "bt2446c", "power")
 

@@ -147,3 +147,38 @@ def test_bt2446a_reference_points():
     ramp_nits = np.linspace(0.0, 1000.0, 2001)[:, None].repeat(3, 1)
     y = sr.hdr_to_sdr_BT2446_A(ramp_nits)[:, 1]
     assert np.all(np.diff(y[1:]) > 0) and y[-1] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_sdr_white_is_expanded_at_most_to_bt2408s_ratio():
+    # Report ITU-R BT.2408: a 1000 cd/m^2 display puts reference white at 203 cd/m^2. 'auto'
+    # expands SDR white at most that far above reference white; target peaks are ceilings.
+    e = np.ones((1, 1, 3), np.float32)
+    wide = itm.expand(e, analysis(1.0), peak_nits=1000.0, reference_white_nits=100.0)
+    assert wide[0, 0, 0] == pytest.approx(100.0 * 1000.0 / 203.0, rel=1e-5)
+    low = itm.expand(e, analysis(1.0), peak_nits=300.0, reference_white_nits=100.0)
+    assert low[0, 0, 0] == pytest.approx(300.0, rel=1e-5)
+    levels = analysis(1.0).levels(1000.0, 100.0)
+    assert levels["sdr_white_nits"] == pytest.approx(100.0 * 1000.0 / 203.0)
+    assert levels["knee_nits"] == pytest.approx(30.0)
+    clipped = analysis(0.0).levels(1000.0, 100.0)
+    assert (clipped["sdr_white_nits"], clipped["clipped_area_nits"]) == pytest.approx((150, 300))
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.zeros((8, 8, 3), np.float32),  # black
+        np.ones((8, 8, 3), np.float32),  # white
+        np.full((8, 8, 3), (0.7, 0.2, 0.05), np.float32),  # one colour, bright and saturated
+        np.full((1, 1, 3), 0.5, np.float32),  # one pixel
+        np.zeros((2, 3), np.float32)[..., None].repeat(3, -1),  # tiny
+    ],
+    ids=["black", "white", "single_colour", "one_pixel", "tiny"],
+)
+def test_degenerate_frames_give_finite_analyses(frame):
+    shot = itm.analyse_shot([frame])
+    values = [*shot.to_dict().values(), *shot.levels(1000.0, 100.0).values()]
+    assert all(math.isfinite(v) for v in values)
+    assert 0.0 <= shot.softness <= 1.0 and 0.3 - 1e-9 <= shot.knee <= 0.85 + 1e-9
+    out = itm.expand(frame, shot, peak_nits=1000.0, reference_white_nits=100.0)
+    assert np.all(np.isfinite(out)) and np.all(out >= 0)

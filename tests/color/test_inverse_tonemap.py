@@ -66,12 +66,12 @@ def test_reference_points():
 
 
 def test_sdr_grey_placement():
-    # SDR 18 % grey, as scene-linear at 100 cd/m^2 per unit (pipeline defaults, module docstring).
+    # SDR 18 % grey, as scene-linear at 100 cd/m^2 per unit (bt2446c with the pipeline's levels).
     grey = np.full(3, 0.18)
     assert itm.inverse_tonemap(
         grey, peak_nits=1000.0, reference_white_nits=100.0
     ) / 100 == pytest.approx([0.1370029] * 3, abs=1e-7)
-    # At the Report's operating point: 25.4 cd/m^2, next to BT.2408's 26 cd/m^2 grey card.
+    # With the Report's curve unscaled (reference white 203): 25.4 cd/m^2, next to BT.2408's 26.
     assert itm.inverse_tonemap(grey, peak_nits=1000.0, reference_white_nits=203.0) == pytest.approx(
         [25.42649] * 3, abs=1e-5
     )

@@ -301,3 +301,17 @@ def test_probe_reports_transfer_and_primaries(tmp_path, trc, primaries, transfer
             container.mux(packet)
     info = probe(path)
     assert (info["transfer"], info["primaries"]) == (transfer, colorspace)
+
+
+def test_read_frames_gives_the_chosen_frames_of_iter_frames(video):
+    from hdr_mcp.io.video import read_frames
+
+    every = list(iter_frames(video))
+    chosen = list(read_frames(video, [4, 0, 4, 2]))
+    assert [i for i, _ in chosen] == [0, 2, 4]
+    for index, frame in chosen:
+        np.testing.assert_array_equal(frame, every[index])
+    assert list(read_frames(video, [])) == []
+    with pytest.raises(InvalidArgument) as info:
+        list(read_frames(video, [-1]))
+    assert info.value.argument == "indices"

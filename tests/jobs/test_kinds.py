@@ -10,6 +10,7 @@ import pytest
 from hdr_mcp.errors import HdrMcpError, InvalidArgument
 from hdr_mcp.jobs import kinds as registry
 from hdr_mcp.params.evaluate import EvaluateParams
+from hdr_mcp.params.generate import GenerateParams
 from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams
 
 HERE = Path(__file__).resolve().parent
@@ -20,11 +21,13 @@ def test_builtin_kinds_are_declared_once_with_their_models(monkeypatch: pytest.M
     builtins = registry.BUILTIN_KINDS
     assert {k: (v.run, v.params) for k, v in builtins.items()} == {
         "evaluate": ("hdr_mcp.metrics.evaluate:run", EvaluateParams),
+        "generate_hdr": ("hdr_mcp.pipelines.text_to_hdr:run", GenerateParams),
         "sdr_to_hdr_video": ("hdr_mcp.pipelines.sdr_to_hdr:run", SdrToHdrParams),
     }
     assert builtins["sdr_to_hdr_video"].resumable and not builtins["evaluate"].resumable
     assert builtins["sdr_to_hdr_video"].command == "sdr-to-hdr-video"
-    assert sorted(registry.kinds()) == ["evaluate", "sdr_to_hdr_video"]
+    assert builtins["generate_hdr"].device == "cuda"
+    assert sorted(registry.kinds()) == ["evaluate", "generate_hdr", "sdr_to_hdr_video"]
     with pytest.raises(TypeError):
         builtins["x"] = builtins["evaluate"]  # type: ignore[index]
 
@@ -34,7 +37,7 @@ def test_unknown_kind_lists_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(InvalidArgument) as info:
         registry.resolve("nope")
     assert str(info.value) == (
-        "kind='nope': unknown job kind; known kinds: evaluate, sdr_to_hdr_video")
+        "kind='nope': unknown job kind; known kinds: evaluate, generate_hdr, sdr_to_hdr_video")
     assert info.value.argument == "kind"
 
 

@@ -16,6 +16,7 @@ from hdr_mcp.io import read_image, write_exr
 from hdr_mcp.jobs.context import JobCancelled, LocalContext
 from hdr_mcp.metrics.evaluate import DEFINITIONS, evaluate, run
 from hdr_mcp.metrics.fidelity import delta_e_itp, pu21_psnr, pu21_ssim
+from hdr_mcp.metrics.qa import DEFINITIONS as QA_DEFINITIONS
 from hdr_mcp.params.evaluate import EvaluateParams
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -76,7 +77,7 @@ def test_single_image_metrics_match_functions_and_reports_exist(pair, tmp_path):
         "dynamic_range_stops",
         "clipped_fraction",
     }
-    assert set(result["definitions"]) == set(m)
+    assert set(result["definitions"]) == set(m) | set(QA_DEFINITIONS)
     assert result["frames"] == 1 and result["nits_per_unit"] == 100.0
     assert result["prediction"] == str(pred_path) and result["reference"] == str(ref_path)
     assert result["reference_metrics"]["peak_nits"] == pytest.approx(m["peak_nits"] / 1.2, rel=1e-5)
@@ -158,7 +159,7 @@ def test_sequences_folder_pattern_glob_and_progress(tmp_path):
     assert m["flicker"] == pytest.approx(np.std(means) / np.mean(means), rel=1e-4)
     assert m["f2f_identical_pairs"] == 0
     assert reports[0] == (0, 4) and reports[-1] == (4, 4) and len(reports) == 5
-    assert set(result["definitions"]) == set(m)
+    assert set(result["definitions"]) == set(m) | set(QA_DEFINITIONS)
 
     by_pattern = evaluate(
         str(pred_dir / "frame_%04d.exr"), str(ref_dir / "*.exr"), output_dir=tmp_path / "o2"
@@ -239,6 +240,7 @@ def test_bad_scalars(pair, tmp_path):
         ({"nits_per_unit": math.nan}, "nits_per_unit"),
         ({"start": 1}, "start"),
         ({"start": 0, "stop": 0}, "stop"),
+        ({"start": 0, "stop": 2}, "stop"),  # beyond the input: refused, not clamped
     ]:
         with pytest.raises(InvalidArgument) as e:
             evaluate(pred_path, ref_path, output_dir=tmp_path / "o", **kwargs)
@@ -337,3 +339,97 @@ def test_failed_evaluation_leaves_no_report_folder(pair, tmp_path):
     with pytest.raises(InvalidArgument):
         evaluate(pred_path, other, output_dir=out)
     assert not (tmp_path / "new").exists()
+
+
+def test_stop_beyond_the_input_is_refused_naming_the_frame_count(tmp_path):
+    seq = _write_sequence(tmp_path / "s", [_small_hdr(1, shape=(16, 16))] * 3)
+    with pytest.raises(InvalidArgument, match="has 3 frame") as e:
+        evaluate(seq, stop=5)
+    assert e.value.argument == "stop"
+    assert "stop must be <= 3" in e.value.reason
+
+
+# -- QA ----------------------------------------------------------------------------------------
+
+
+def _banded_sky(h=64, w=256, levels=24) -> np.ndarray:
+    """A sky from 1 to 16 posterised to ``levels`` steps in log2 (what bad expansions leave)."""
+    stops = np.floor(np.linspace(0.0, 4.0, w) / 4.0 * levels) / levels * 4.0
+    return np.repeat(np.broadcast_to(2.0**stops, (h, w))[..., None], 3, -1).astype(np.float32)
+
+
+def test_qa_block_is_in_every_result_with_its_definitions(pair, tmp_path):
+    pred_path, ref_path = pair
+    result = evaluate(pred_path, ref_path, output_dir=tmp_path / "o")
+    qa = result["qa"]
+    assert qa["verdict"] in ("pass", "review", "fail") and qa["reasons"]
+    assert set(qa["metrics"]) <= set(QA_DEFINITIONS)
+    assert {"verdict", "reasons"} <= set(result["definitions"])
+    assert qa["with_sdr"] is False and result["sdr"] is None
+    assert qa["metrics"]["peak_scene"] == pytest.approx(float(read_image(pred_path).pixels.max()))
+
+
+def test_qa_fails_a_gain_of_the_sdr_with_and_without_it(tmp_path):
+    from hdr_mcp.color import decode
+    from hdr_mcp.io import write_sdr
+
+    hdr = _small_hdr(2, shape=(64, 96))
+    codes = np.round(np.clip(hdr / (1 + hdr), 0, 1) ** (1 / 2.2) * 255) / 255
+    sdr = write_sdr(tmp_path / "plate.png", codes.astype(np.float32), bit_depth=8)
+    gain = write_exr(tmp_path / "gain.exr", decode(read_image(sdr).pixels, "srgb") * 10.0)
+    alone = evaluate(gain)
+    assert alone["qa"]["verdict"] == "fail"
+    assert any("distinct values" in r for r in alone["qa"]["reasons"])
+    given = evaluate(gain, sdr=sdr)
+    assert given["qa"]["verdict"] == "fail" and given["qa"]["with_sdr"] is True
+    assert "HDR is the SDR times a gain (no highlight structure of its own)" in given["qa"]["reasons"]
+    assert given["sdr"] == str(sdr)
+
+
+def test_qa_of_a_sequence_reports_its_worst_frame_and_reads_the_peak_of_the_shot(tmp_path):
+    good = _small_hdr(0, shape=(64, 256))
+    dark = np.full((64, 256, 3), 0.05, np.float32)  # a dark frame of an HDR shot
+    seq = _write_sequence(tmp_path / "s", [good, dark, _banded_sky(), good])
+    result = evaluate(seq)
+    qa = result["qa"]
+    assert qa["verdict"] == "fail" and qa["frame"] == 2
+    assert qa["frames_checked"] == [0, 1, 2, 3]
+    assert any(r.startswith("frame 2: banding at") for r in qa["reasons"])
+    assert not any(r.startswith("peak") for r in qa["reasons"])  # the shot peaks above 1
+    assert qa["frame_verdicts"]["2"] == "fail"
+    only_dark = evaluate(_write_sequence(tmp_path / "d", [dark, dark]))
+    assert only_dark["qa"]["reasons"][0].startswith("peak 0.05: not HDR")
+
+
+def test_qa_checks_at_most_eight_frames_of_a_long_sequence(tmp_path):
+    frames = [_small_hdr(0, shape=(16, 16))] * 20
+    result = evaluate(_write_sequence(tmp_path / "s", frames))
+    assert result["qa"]["frames_checked"] == [0, 3, 5, 8, 11, 14, 16, 19]
+
+
+def test_sdr_must_match_the_prediction(pair, tmp_path):
+    from hdr_mcp.io import write_sdr
+
+    pred_path, _ = pair  # 40 x 56
+    wrong = write_sdr(tmp_path / "wrong.png", np.full((8, 8, 3), 0.5, np.float32), bit_depth=8)
+    with pytest.raises(InvalidArgument, match="8x8 but prediction is 56x40") as e:
+        evaluate(pred_path, sdr=wrong)
+    assert e.value.argument == "sdr"
+    hdr = write_exr(tmp_path / "hdr.exr", np.full((8, 8, 3), 2.0, np.float32))
+    with pytest.raises(InvalidArgument, match="scene-linear HDR already") as e:
+        evaluate(hdr, sdr=hdr)
+    assert e.value.argument == "sdr"
+    seq = _write_sequence(tmp_path / "two", [np.full((8, 8, 3), 2.0, np.float32)] * 2)
+    with pytest.raises(InvalidArgument, match="has 1 frame") as e:
+        evaluate(seq, sdr=wrong)
+    assert e.value.argument == "sdr"
+
+
+def test_report_png_shows_the_verdict_in_its_colour(tmp_path):
+    from hdr_mcp.metrics.report import VERDICT_COLOURS
+
+    seq = _write_sequence(tmp_path / "s", [_banded_sky()])
+    result = evaluate(seq, output_dir=tmp_path / "o")
+    assert result["qa"]["verdict"] == "fail"
+    png = np.asarray(PILImage.open(result["report_png"]).convert("RGB"))
+    assert tuple(png[2, -3]) == VERDICT_COLOURS["fail"]  # the banner spans the top

@@ -115,3 +115,22 @@ def test_verdict_reasons():
     banded = qa.verdict(sky(levels=24))
     assert banded["verdict"] == "fail"
     assert any(r.startswith("banding at -4 EV in the") for r in banded["reasons"])
+
+
+def test_a_sequence_verdict_is_its_worst_frame_with_the_shot_peak():
+    real, _ = _real_and_sdr()
+    banded = sky(levels=24)
+    checked = [(0, qa.check_frame(real)), (5, qa.check_frame(banded)), (9, qa.check_frame(real))]
+    pooled = qa.pool_verdict(checked, peak_scene=50.0)
+    assert pooled["verdict"] == "fail" and pooled["frame"] == 5
+    assert pooled["frames_checked"] == [0, 5, 9]
+    assert pooled["frame_verdicts"] == {"0": "pass", "5": "fail", "9": "pass"}
+    assert all(r.startswith("frame 5: ") for r in pooled["reasons"])
+    assert pooled["metrics"]["peak_scene"] == 50.0
+    dark = qa.pool_verdict([(0, qa.check_frame(np.full((8, 8, 3), 0.2, np.float32)))],
+                           peak_scene=0.2)
+    assert dark["reasons"] == ["peak 0.2: not HDR (nothing above diffuse white)"]
+    block = qa.qa_block(pooled)
+    assert set(block["metrics"]) <= set(qa.DEFINITIONS) and block["frame"] == 5
+    with pytest.raises(InvalidArgument):
+        qa.pool_verdict([], peak_scene=1.0)

@@ -40,10 +40,13 @@ def test_make_sdr_codecs():
 
 
 @pytest.fixture(scope="module")
-def summary():
+def summary(tmp_path_factory):
     assert len(IMAGES) == 8
     methods = h.default_methods()
     methods.pop("power")
+    # sdr_to_hdr_video with its defaults (operator auto, transfer auto, 1000 cd/m^2 ceiling,
+    # reference white 1.0 x 100 cd/m^2), end to end through PNG and EXR files.
+    methods["pipeline"] = h.pipeline_method(tmp_path_factory.mktemp("pipeline"))
     return h.summarise(h.run_harness(h.load_images(IMAGES), h.FAST_PATHS, methods))
 
 
@@ -62,5 +65,10 @@ def test_fast_harness_floors(summary):
     # The problem the blind operator fixes: BT.2446-C stretches clipped footage.
     assert summary["bt2446c"]["clip 8bit"]["gain_db"] < -3.0
     assert summary["auto"]["clip 8bit"]["gain_db"] > 0.5
+    # What users get: the pipeline's defaults score as the operator does (the ceiling is
+    # BT.2408's 1000/203 x reference white, whatever the defaults' 1000/100).
+    pipeline = summary["pipeline"]["all"]
+    assert pipeline["gain_db"] >= 2.7 and pipeline["worst_path_gain_db"] >= 0.4
+    assert pipeline["gain_db"] == pytest.approx(auto["gain_db"], abs=0.05)
     table = h.markdown_table(summary)
     assert table.count("\n") == len(h.FAST_PATHS) + 3

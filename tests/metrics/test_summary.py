@@ -59,3 +59,22 @@ def test_an_encoded_exr_is_measured_after_decoding(tmp_path):
     encoded = summarize(write_exr(tmp_path / "logc4.exr", codes, dtype="float", encoding="logc4"))
     assert encoded["transfer"] == "logc4"
     assert encoded["stats"]["peak_nits"] == pytest.approx(plain["stats"]["peak_nits"], rel=1e-4)
+
+
+def test_hdr_files_get_the_qa_verdict_and_sdr_files_do_not(tmp_path):
+    from hdr_mcp.io import write_exr, write_png
+    from hdr_mcp.metrics.summary import summarize
+
+    stops = np.floor(np.linspace(0.0, 4.0, 256) / 4.0 * 24) / 24 * 4.0  # a posterised sky
+    banded = np.repeat(np.broadcast_to(2.0**stops, (64, 256))[..., None], 3, -1)
+    summary = summarize(write_exr(tmp_path / "banded.exr", banded.astype(np.float32)))
+    stats = summary["stats"]
+    assert stats["verdict"] == "fail"
+    assert any(r.startswith("banding at -4 EV") for r in stats["reasons"])
+    assert summary["qa"]["metrics"]["banding_minus4ev_fraction"] > 0.2
+    assert {"verdict", "reasons"} <= set(stats["definitions"])
+    flat = summarize(write_exr(tmp_path / "flat.exr", np.full((8, 8, 3), 0.5, np.float32)))
+    assert flat["stats"]["verdict"] == "fail"
+    assert flat["stats"]["reasons"][0].startswith("peak 0.5: not HDR")
+    sdr = summarize(write_png(tmp_path / "plate.png", np.full((8, 8, 3), 200, np.uint8)))
+    assert sdr["stats"]["verdict"] is None and sdr["qa"] is None

@@ -114,7 +114,7 @@ class StopAfter(LocalContext):
 
 def test_single_image_end_to_end(tmp_path, ramp_png):
     out = tmp_path / "out"
-    result = convert(ramp_png, output_dir=out)
+    result = convert(ramp_png, output_dir=out, operator="bt2446c")
     json.dumps(result)  # JSON-safe
     assert result["frames"] == 1 and result["exr_count"] == 1
     assert result["exr_pattern"] == str(out / "frame_%05d.exr")
@@ -145,6 +145,39 @@ def test_single_image_end_to_end(tmp_path, ramp_png):
     assert sorted(p.name for p in out.iterdir()) == ["frame_00000.exr", "preview.png"]
 
 
+def test_default_auto_operator_keeps_mid_tones_linear_and_reports_the_analysis(tmp_path):
+    # A ramp with 2 of 256 columns at the top codes: nothing reads as clipped, so the shot is
+    # "compressed" (softness 1, knee 0.3 in display light).
+    ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32) ** 3
+    path = write_sdr(
+        tmp_path / "ramp.png", np.broadcast_to(ramp[None, :, None], (32, 256, 3)).copy(),
+        bit_depth=16,
+    )
+    out = tmp_path / "out"
+    result = convert(path, output_dir=out)
+    pixels = exr_pixels(Path(result["exr_paths"][0]))
+    codes = read_image(path).pixels[0, :, 0].astype(np.float64)
+    display = srgb_eotf(codes)
+    # Below the knee scene-linear = SDR display light x diffuse_white (1.0).
+    below = display < 0.29
+    np.testing.assert_allclose(pixels[0, below, 1], display[below], rtol=1e-3, atol=1e-6)
+    luminance = pixels[0].astype(np.float64) @ np.array([0.2126, 0.7152, 0.0722])
+    lit = display[1:] > 1e-3  # (darker steps are below half-float resolution)
+    assert np.all(np.diff(luminance)[lit] > 0) and np.all(np.diff(luminance) >= 0)
+    # SDR white: at most 1000/203 x reference white (BT.2408's ratio), under target_peak_nits.
+    assert result["peak_scene"] == pytest.approx(1000.0 / 203.0, rel=2e-3)
+    analysis = result["shot_analysis"]
+    assert analysis["softness"] == 1.0 and analysis["frames"] == 1
+    assert analysis["sdr_white_nits"] == pytest.approx(100.0 * 1000.0 / 203.0)
+    assert (result["transfer_used"], result["primaries_used"]) == ("srgb", "lin_rec709")
+    assert "image" in result["transfer_reason"]
+    header = exr_header(Path(result["exr_paths"][0]))
+    assert header["hdr_mcp/operator"] == "auto"
+    stored = json.loads(header["hdr_mcp/parameters"])
+    assert stored["shot_analysis"] == analysis
+    assert (stored["transfer"], stored["transfer_used"]) == ("auto", "srgb")
+
+
 def test_output_colorspace_is_tagged_and_converted(tmp_path, ramp_png):
     colour = pytest.importorskip("colour")
     rec709 = convert(ramp_png, output_dir=tmp_path / "a", preview=False)
@@ -164,18 +197,25 @@ def test_output_colorspace_is_tagged_and_converted(tmp_path, ramp_png):
     assert ap1["preview_png"] is None and not (tmp_path / "b" / "preview.png").exists()
 
 
-def test_reference_white_and_report_operating_point(tmp_path):
-    # diffuse_white 2.03 at 100 cd/m^2 per unit = BT.2408's 203 cd/m^2: the Report's curve exactly.
+def test_bt2446c_at_diffuse_white_2_03_reads_sdr_white_as_118_nits(tmp_path):
+    # diffuse_white 2.03 at 100 cd/m^2 per unit = BT.2408's 203 cd/m^2: the Report's curve,
+    # unscaled. It is not the Report's SDR operating point: the Report's forward curve sends
+    # 1000 cd/m^2 to 118.38 cd/m^2 (published constants), and SDR 1.0 is read as that, not as
+    # the 100 cd/m^2 of the Report's SDR display (module docstring, step 3).
+    assert tone_mapping_BT2446_C(1000.0) == pytest.approx(118.38, abs=0.01)
     level = float(
         tone_mapping_BT2446_C(203.0) / tone_mapping_BT2446_C(1000.0)
-    )  # SDR share of ref. white
+    )  # SDR share of ref. white: 90.65 / 118.38, not the Report's 90.65 / 100
+    assert level == pytest.approx(90.65 / 118.38, rel=1e-3)
     codes = np.array([[[level] * 3, [1.0] * 3, [0.0] * 3]], np.float32)
     path = tmp_path / "lin.tif"
     # A code value whose sRGB decode is `level`: invert the closed form.
     code = 1.055 * level ** (1 / 2.4) - 0.055
     codes[0, 0] = code
     write_sdr(path, codes, bit_depth=16)
-    result = convert(path, output_dir=tmp_path / "o", diffuse_white=2.03, preview=False)
+    result = convert(
+        path, output_dir=tmp_path / "o", diffuse_white=2.03, preview=False, operator="bt2446c"
+    )
     pixels = exr_pixels(Path(result["exr_paths"][0]))[0]
     quantised = read_image(path).pixels[0, 0, 0]
     expected = (
@@ -190,7 +230,9 @@ def test_reference_white_and_report_operating_point(tmp_path):
 def test_bt1886_and_power_operator(tmp_path):
     path = write_png(tmp_path / "grey.png", np.full((8, 8, 3), 128, np.uint8))
     e = (128 / 255) ** 2.4
-    bt1886 = convert(path, output_dir=tmp_path / "a", transfer="bt1886", preview=False)
+    bt1886 = convert(
+        path, output_dir=tmp_path / "a", transfer="bt1886", preview=False, operator="bt2446c"
+    )
     value = exr_pixels(Path(bt1886["exr_paths"][0]))[0, 0, 0]
     assert value == pytest.approx(float(expected_scene(e)), rel=1e-3)
     power = convert(path, output_dir=tmp_path / "b", operator="power", preview=False)
@@ -243,7 +285,10 @@ def test_video_frame_range_and_no_pumping(tmp_path):
     # Fixed parameters per shot: the same SDR frame gives the same HDR frame wherever it stands.
     np.testing.assert_array_equal(out[0], out[4])
     np.testing.assert_array_equal(out[0], out[6])
-    assert out[1].max() == pytest.approx(10.0, rel=1e-3)  # the white patch expands
+    # The white patch (a quarter of every frame) reads as clipped: it expands, towards the
+    # inside of the patch, by at most 3x reference white (curve 1.5x, expand map 2x).
+    assert 1.5 < out[1].max() <= 3.0
+    assert result["shot_analysis"]["softness"] == 0.0
     ranged = convert(clip, output_dir=tmp_path / "range", start=2, stop=5)
     assert ranged["frames"] == 3
     assert sorted(p.name for p in (tmp_path / "range").glob("*.exr")) == [
@@ -292,6 +337,263 @@ def test_cancellation_keeps_finished_frames_and_no_partial_files(tmp_path, video
     assert not (out / "preview.mp4").exists()
     assert hidden_files(out) == []
     exr_pixels(out / "frame_00001.exr")  # complete and readable
+
+
+# -- what the SDR is: transfer and primaries ---------------------------------------------------
+
+# Rec. ITU-R BT.2020 -> BT.709 (linear RGB, same D65 white), FACTS.md section 1's matrix inverted;
+# checked against colour-science in the test where it is installed.
+M_2020_TO_709 = np.linalg.inv(
+    np.array([[0.627404, 0.329283, 0.043313], [0.069097, 0.919540, 0.011362],
+              [0.016391, 0.088013, 0.895595]])
+)
+
+
+def make_tagged_video(path: Path, rgb: tuple[int, int, int], *, trc=None, primaries=None,
+                      frames: int = 3, size=(16, 16)) -> Path:
+    """Flat-colour H.264 4:4:4 lossless video with the given FFmpeg colour tags (None: untagged)."""
+    h, w = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv444p"
+        stream.options = {"crf": "0"}
+        if trc is not None:
+            stream.codec_context.color_trc = trc
+        if primaries is not None:
+            stream.codec_context.color_primaries = primaries
+        picture = np.zeros((h, w, 3), np.uint8) + np.array(rgb, np.uint8)
+        for _ in range(frames):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="yuv444p")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def decoded_codes(path: Path) -> np.ndarray:
+    from hdr_mcp.io.video import iter_frames
+
+    return next(iter(iter_frames(path))).astype(np.float64)
+
+
+def test_video_transfer_follows_its_tag_and_an_explicit_transfer_wins(tmp_path):
+    tagged = make_tagged_video(tmp_path / "bt709.mp4", (128, 77, 51), trc=1)  # BT.709
+    codes = decoded_codes(tagged)[0, 0]
+    auto = convert(tagged, output_dir=tmp_path / "auto", preview=False)
+    assert auto["transfer_used"] == "bt1886" and "color_trc=bt709" in auto["transfer_reason"]
+    # Dark enough to be below the knee: scene-linear is the BT.1886 display light itself.
+    np.testing.assert_allclose(
+        exr_pixels(Path(auto["exr_paths"][0]))[0, 0], codes**2.4, rtol=2e-3
+    )
+    # BT.1886 is about 1.3 stops darker than sRGB at code 0.1 (the issue's figure).
+    assert np.log2(srgb_eotf(0.1) / 0.1**2.4) == pytest.approx(1.33, abs=0.05)
+    given = convert(tagged, output_dir=tmp_path / "srgb", transfer="srgb", preview=False)
+    assert (given["transfer_used"], given["transfer_reason"]) == ("srgb", "given")
+    np.testing.assert_allclose(
+        exr_pixels(Path(given["exr_paths"][0]))[0, 0], srgb_eotf(codes), rtol=2e-3
+    )
+    untagged = make_tagged_video(tmp_path / "plain.mp4", (128, 77, 51))
+    plain = convert(untagged, output_dir=tmp_path / "plain", preview=False)
+    assert plain["transfer_used"] == "srgb" and "sRGB assumed" in plain["transfer_reason"]
+    assert plain["primaries_used"] == "lin_rec709"
+    stored = json.loads(exr_header(Path(auto["exr_paths"][0]))["hdr_mcp/parameters"])
+    assert (stored["transfer"], stored["transfer_used"]) == ("auto", "bt1886")
+
+
+def test_bt2020_sdr_video_is_converted_from_bt2020(tmp_path):
+    clip = make_tagged_video(tmp_path / "uhd.mp4", (140, 90, 40), trc=14, primaries=9)
+    display = decoded_codes(clip)[0, 0] ** 2.4  # BT.2020 10-bit tag -> BT.1886
+    result = convert(clip, output_dir=tmp_path / "709", preview=False)
+    assert result["primaries_used"] == "lin_rec2020"
+    assert "color_primaries=bt2020" in result["primaries_reason"]
+    np.testing.assert_allclose(
+        exr_pixels(Path(result["exr_paths"][0]))[0, 0], M_2020_TO_709 @ display,
+        rtol=3e-3, atol=1e-4,
+    )
+    kept = convert(clip, output_dir=tmp_path / "2020", colorspace="lin_rec2020", preview=False)
+    np.testing.assert_allclose(
+        exr_pixels(Path(kept["exr_paths"][0]))[0, 0], display, rtol=2e-3
+    )
+    wrong = convert(clip, output_dir=tmp_path / "as709", primaries="lin_rec709", preview=False)
+    assert (wrong["primaries_used"], wrong["primaries_reason"]) == ("lin_rec709", "given")
+    np.testing.assert_allclose(
+        exr_pixels(Path(wrong["exr_paths"][0]))[0, 0], display, rtol=2e-3
+    )
+
+
+def test_the_bt2020_matrix_used_here_is_colour_sciences():
+    colour = pytest.importorskip("colour")
+    expected = colour.matrix_RGB_to_RGB(
+        colour.RGB_COLOURSPACES["ITU-R BT.2020"], colour.RGB_COLOURSPACES["ITU-R BT.709"]
+    )
+    np.testing.assert_allclose(M_2020_TO_709, expected, atol=2e-5)
+
+
+# -- resuming and the writer pipeline -----------------------------------------------------------
+
+
+def test_a_retried_job_reuses_its_shot_analysis_and_gives_identical_frames(tmp_path, monkeypatch):
+    import hdr_mcp.pipelines.sdr_to_hdr as pipeline
+
+    clip = make_video(tmp_path / "clip.mp4", [20 * i for i in range(12)])
+    whole = convert(clip, output_dir=tmp_path / "whole")
+    work = tmp_path / "job"
+    work.mkdir()
+    with pytest.raises(JobCancelled):  # the first attempt stops after 3 frames
+        convert(clip, output_dir=tmp_path / "out", ctx=StopAfter(3, work))
+    assert (work / pipeline.ANALYSIS_FILE).is_file()
+    # A retry (same job, same working directory) must not measure the shot again.
+    monkeypatch.setattr(pipeline, "_analyse", lambda plan: pytest.fail("measured again"))
+    retry = convert(clip, output_dir=tmp_path / "out", ctx=LocalContext(work))
+    assert (retry["frames"], retry["resumed_frames"]) == (12, 3)
+    assert retry["shot_analysis"] == whole["shot_analysis"]
+    for i in range(12):
+        np.testing.assert_array_equal(
+            exr_pixels(tmp_path / "out" / f"frame_{i:05d}.exr"),
+            exr_pixels(tmp_path / "whole" / f"frame_{i:05d}.exr"),
+        )
+
+
+def test_the_stored_analysis_is_the_one_used(tmp_path):
+    import hdr_mcp.pipelines.sdr_to_hdr as pipeline
+
+    clip = make_video(tmp_path / "clip.mp4", [60, 120, 180])
+    work = tmp_path / "job"
+    first = run({"input": str(clip), "output_dir": str(tmp_path / "a")}, LocalContext(work))
+    record = json.loads((work / pipeline.ANALYSIS_FILE).read_text())
+    assert record["analysis"] == {
+        k: first["shot_analysis"][k] for k in record["analysis"]
+    }
+    # Another analysis in the store (as if the first attempt had measured differently): the
+    # retry expands with it, not with a new measurement.
+    record["analysis"].update(softness=1.0, knee=0.3)
+    (work / pipeline.ANALYSIS_FILE).write_text(json.dumps(record))
+    (work / "output_dir.json").write_text(json.dumps({"output_dir": str(tmp_path / "b")}))
+    second = run({"input": str(clip), "output_dir": str(tmp_path / "b")}, LocalContext(work))
+    assert (second["shot_analysis"]["softness"], second["shot_analysis"]["knee"]) == (1.0, 0.3)
+    assert first["shot_analysis"]["softness"] == 0.0
+
+
+def test_ranges_of_one_shot_share_its_analysis(tmp_path):
+    clip = make_video(tmp_path / "clip.mp4", [250, 250, 40, 40, 40, 40])
+    whole = convert(clip, output_dir=tmp_path / "whole", preview=False)
+    tail = convert(clip, output_dir=tmp_path / "tail", start=3, preview=False)
+    assert tail["shot_analysis"] == whole["shot_analysis"]
+    np.testing.assert_array_equal(
+        exr_pixels(tmp_path / "tail" / "frame_00004.exr"),
+        exr_pixels(tmp_path / "whole" / "frame_00004.exr"),
+    )
+
+
+def test_overlapped_and_serial_conversion_write_the_same_frames(tmp_path, monkeypatch):
+    import hdr_mcp.pipelines.sdr_to_hdr as pipeline
+
+    clip = make_video(tmp_path / "clip.mp4", [15 * i for i in range(8)])
+    overlapped = convert(clip, output_dir=tmp_path / "a")
+    monkeypatch.setattr(pipeline, "QUEUE_FRAMES", 0)
+    serial = convert(clip, output_dir=tmp_path / "b")
+    assert overlapped["peak_scene"] == serial["peak_scene"]
+    for i in range(8):
+        np.testing.assert_array_equal(
+            exr_pixels(tmp_path / "a" / f"frame_{i:05d}.exr"),
+            exr_pixels(tmp_path / "b" / f"frame_{i:05d}.exr"),
+        )
+
+
+def test_a_failing_write_stops_the_run_and_leaves_only_whole_frames(tmp_path, monkeypatch):
+    from hdr_mcp.io import ExrSequenceWriter
+
+    original = ExrSequenceWriter.write
+
+    def write(self, pixels, index=None, metadata=None):
+        if index == 4:
+            raise OSError("disk full")
+        return original(self, pixels, index=index, metadata=metadata)
+
+    monkeypatch.setattr(ExrSequenceWriter, "write", write)
+    clip = make_video(tmp_path / "clip.mp4", [15 * i for i in range(10)])
+    with pytest.raises(OSError, match="disk full"):
+        convert(clip, output_dir=tmp_path / "out")
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names[:4] == [f"frame_{i:05d}.exr" for i in range(4)]
+    assert "frame_00004.exr" not in names and "preview.mp4" not in names
+    assert hidden_files(tmp_path / "out") == []
+    for name in names:
+        if name.endswith(".exr"):
+            exr_pixels(tmp_path / "out" / name)  # whole and readable
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def _pil_png(path: Path, mode: str, value: tuple[int, ...]) -> Path:
+    from PIL import Image
+
+    Image.new(mode, (8, 6), value).save(path)
+    return path
+
+
+def _palette_png(path: Path) -> Path:
+    from PIL import Image
+
+    image = Image.new("P", (8, 6))
+    image.putpalette([0, 0, 0, 200, 120, 40, 255, 255, 255] + [0] * (253 * 3))
+    image.putdata([1] * 24 + [2] * 24)
+    image.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, make, expected",
+    [
+        ("grey", lambda p: write_png(p, np.full((6, 8), 90, np.uint8)), (90 / 255,) * 3),
+        ("grey_alpha", lambda p: _pil_png(p, "LA", (90, 7)), (90 / 255,) * 3),
+        ("palette", _palette_png, (200 / 255, 120 / 255, 40 / 255)),
+        ("deep", lambda p: write_sdr(p, np.full((6, 8, 3), 0.25, np.float32), bit_depth=16),
+         (16384 / 65535,) * 3),
+        ("black", lambda p: write_png(p, np.zeros((6, 8, 3), np.uint8)), (0.0,) * 3),
+        ("single_colour", lambda p: write_png(p, np.full((6, 8, 3), (150, 90, 30), np.uint8)),
+         (150 / 255, 90 / 255, 30 / 255)),
+    ],
+)
+def test_grey_palette_deep_black_and_flat_images_convert(tmp_path, name, make, expected):
+    path = make(tmp_path / f"{name}.png")
+    result = convert(path, output_dir=tmp_path / name, preview=False)
+    json.dumps(result, allow_nan=False)  # no NaN anywhere, the analysis included
+    pixels = exr_pixels(Path(result["exr_paths"][0]))
+    assert pixels.shape == (6, 8, 3) and np.all(np.isfinite(pixels))
+    # These frames are dark enough to stay below the knee: scene = sRGB display light.
+    np.testing.assert_allclose(pixels[0, 0], srgb_eotf(np.array(expected)), rtol=2e-3, atol=1e-7)
+    if name != "palette":
+        assert np.all(pixels == pixels[0, 0])  # a flat frame stays flat
+
+
+def test_a_fully_white_frame_reads_as_clipped_and_stays_flat(tmp_path):
+    path = write_png(tmp_path / "white.png", np.full((32, 48, 3), 255, np.uint8))
+    result = convert(path, output_dir=tmp_path / "out", preview=False)
+    json.dumps(result, allow_nan=False)
+    pixels = exr_pixels(Path(result["exr_paths"][0]))
+    assert result["shot_analysis"]["clipped_fraction"] == 1.0
+    assert result["shot_analysis"]["softness"] == 0.0
+    # One flat plateau at 3 x reference white (curve 1.5x, expand map 2x everywhere).
+    np.testing.assert_allclose(pixels, 3.0, rtol=2e-3)
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".hdr", ".exr"])
+def test_scene_linear_files_are_refused_not_passed_through(tmp_path, suffix):
+    import cv2
+
+    path = tmp_path / f"hdr{suffix}"
+    if suffix == ".exr":
+        write_exr(path, np.full((4, 4, 3), 2.0, np.float32))
+    else:
+        assert cv2.imwrite(str(path), np.full((4, 4, 3), 2.0, np.float32))
+    with pytest.raises(InvalidArgument, match="scene-linear HDR already") as info:
+        convert(path, output_dir=tmp_path / "out")
+    assert info.value.argument == "input"
+    assert "not passed through" in info.value.reason
+    assert not (tmp_path / "out").exists()
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -405,8 +707,14 @@ def test_sequence_frame_of_another_size_fails_when_reached(tmp_path):
     frames.mkdir()
     for i, shape in enumerate([(6, 10), (8, 10), (6, 10)]):
         write_png(frames / f"f_{i}.png", np.full((*shape, 3), 100, np.uint8))
+    # auto measures the shot first: the odd frame is found before anything is written
     with pytest.raises(InvalidArgument, match="all frames must have one size") as info:
-        convert(frames, output_dir=tmp_path / "out")
+        convert(frames, output_dir=tmp_path / "auto")
+    assert info.value.argument == "input"
+    assert not (tmp_path / "auto").exists()
+    # a fixed curve reads each frame when it gets there
+    with pytest.raises(InvalidArgument, match="all frames must have one size") as info:
+        convert(frames, output_dir=tmp_path / "out", operator="bt2446c")
     assert info.value.argument == "input"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["frame_00000.exr"]
 

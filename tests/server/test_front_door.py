@@ -185,3 +185,24 @@ async def test_list_models_tool_and_workers_resource(server, monkeypatch, tmp_pa
         workers = await client.read_resource("hdr://workers")
     rows = json.loads(workers.contents[0].text)["workers"]
     assert [(r["worker_id"], r["device"], r["alive"]) for r in rows] == [("w_gpu0", "cuda:0", True)]
+
+
+async def test_evaluate_takes_the_sdr_inside_the_roots_and_gives_a_verdict(server, workspace, tmp_path):
+    async with Client(server) as client:
+        converted = await client.call_tool("sdr_to_hdr_video", {
+            "input": "plate.png", "wait_seconds": 100})
+        result = converted.structured_content["result"]
+        assert (result["transfer_used"], result["primaries_used"]) == ("srgb", "lin_rec709")
+        assert result["parameters"]["operator"] == "auto" and result["shot_analysis"]
+        measured = await client.call_tool("evaluate", {
+            "prediction": result["exr_paths"][0], "sdr": "plate.png", "wait_seconds": 100})
+        assert not measured.is_error, _text(measured)
+        qa = measured.structured_content["result"]["qa"]
+        assert qa["with_sdr"] and qa["verdict"] in ("pass", "review", "fail") and qa["reasons"]
+        (tmp_path / "elsewhere.png").write_bytes((workspace / "plate.png").read_bytes())
+        outside = await client.call_tool("evaluate", {
+            "prediction": "pred.exr", "sdr": str(tmp_path / "elsewhere.png"), "wait_seconds": 100})
+        assert outside.is_error and _text(outside).startswith("sdr=")
+        inspected = await client.call_tool("inspect_hdr", {"path": "pred.exr"})
+        assert inspected.structured_content["stats"]["verdict"] in ("pass", "review", "fail")
+        assert inspected.structured_content["qa"]["metrics"]["peak_scene"] > 1.0

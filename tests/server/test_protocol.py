@@ -20,6 +20,7 @@ EXPECTED_TOOLS = {
     "cancel_job": {"read_only_hint": False, "destructive_hint": True},
     # writes new files; replaces earlier ones only with overwrite=true
     "evaluate": {"read_only_hint": False, "destructive_hint": True},
+    "generate_hdr": {"read_only_hint": False, "destructive_hint": True},
     "get_job": {"read_only_hint": True},
     "inspect_hdr": {"read_only_hint": True},
     "list_jobs": {"read_only_hint": True},
@@ -291,7 +292,9 @@ async def test_tool_choices_match_the_library(server):
     assert choices(sdr["colorspace"]) == set(colorspaces())
     assert choices(sdr["compression"]) == set(COMPRESSIONS)
     assert choices(sdr["operator"]) == set(OPERATORS)
-    assert choices(sdr["transfer"]) == set(TRANSFERS)
+    assert choices(sdr["transfer"]) == {"auto", *TRANSFERS}
+    assert choices(sdr["primaries"]) == {"auto", "lin_rec709", "lin_rec2020", "lin_p3d65"}
+    assert sdr["operator"]["default"] == "auto" and sdr["transfer"]["default"] == "auto"
     assert choices(sdr["method"]) == set(METHODS)
 
 

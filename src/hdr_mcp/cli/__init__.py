@@ -314,6 +314,12 @@ def _render_evaluation(result: dict[str, Any]) -> None:
         table.add_row(name, shown)
     console = _stdout()
     console.print(table)
+    qa = result.get("qa")
+    if qa:
+        colour = {"pass": "green", "review": "yellow", "fail": "red"}.get(qa["verdict"], "white")
+        console.print(f"[bold {colour}]QA: {qa['verdict'].upper()}[/]")
+        for reason in qa["reasons"]:
+            console.print(f"  - {reason}", markup=False)
     for key in ("report_json", "report_png", "preview_png"):
         if result.get(key):
             console.print(f"{key}: {result[key]}")
@@ -574,19 +580,43 @@ def demo(
 
 
 def _render_demo(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
     console = _stdout()
-    evaluation = result["evaluation"]
-    _render_evaluation(evaluation)
-    truth = (evaluation.get("reference_metrics") or {}).get("peak_nits")
+    identity, classical = result["identity_evaluation"], result["evaluation"]
+    table = Table(title="against the ground truth (nits_per_unit=100): plain sRGB decode vs "
+                  "classical SDR->HDR (operator auto)")
+    for column in ("metric", "identity", "classical", "better"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    higher_is_better = {"pu21_psnr": True, "pu21_ssim": True, "delta_e_itp": False}
+    for name, higher in higher_is_better.items():
+        a, b = identity["metrics"].get(name), classical["metrics"].get(name)
+        if a is None or b is None:
+            continue
+        better = "classical" if (b > a) == higher else "identity"
+        table.add_row(name, f"{a:.4f}", f"{b:.4f}", better)
+    for name in ("peak_nits", "dynamic_range_stops"):
+        table.add_row(name, f"{identity['metrics'][name]:.4g}", f"{classical['metrics'][name]:.4g}",
+                      "")
+    console.print(table)
+    gain = result.get("pu21_psnr_gain_db")
+    if gain is not None:
+        console.print(f"PU21-PSNR gain of the classical method over the identity: {gain:+.2f} dB")
+    truth = (classical.get("reference_metrics") or {}).get("peak_nits")
     if truth is not None:
         console.print(
             f"ground truth peak {truth:.4g} cd/m^2, recovered peak "
-            f"{evaluation['metrics']['peak_nits']:.4g} cd/m^2: the SDR plate clipped everything "
-            "above SDR white, which no inverse tone map can bring back."
+            f"{classical['metrics']['peak_nits']:.4g} cd/m^2: what the plate clipped (the sun) "
+            "no inverse tone map can bring back."
         )
-    for key in ("ground_truth", "sdr_plate", "exr", "preview"):
+    qa = classical["qa"]
+    colour = {"pass": "green", "review": "yellow", "fail": "red"}.get(qa["verdict"], "white")
+    console.print(f"[bold {colour}]QA of the classical result: {qa['verdict'].upper()}[/]")
+    for reason in qa["reasons"]:
+        console.print(f"  - {reason}", markup=False)
+    for key in ("ground_truth", "sdr_plate", "identity_exr", "exr", "preview"):
         console.print(f"{key + ':':14}{result[key]}")
-    console.print(f"{'report:':14}{evaluation['report_png']}")
+    console.print(f"{'report:':14}{classical['report_png']}")
 
 
 def main(argv: list[str] | None = None) -> None:

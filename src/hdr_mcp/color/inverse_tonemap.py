@@ -87,6 +87,13 @@ for clipped areas:
       confined to the bright pixels themselves (the mask ``m`` multiplies the density), so it
       does not bleed into darker neighbours.
 
+    How far: the curve never puts SDR white above ``AUTO_MAX_PEAK_RATIO`` = 1000/203 (4.93)
+    times reference white, whatever ``peak_nits`` allows (``peak_nits`` is a ceiling): Report
+    ITU-R BT.2408's ratio of a 1000 cd/m^2 display to its 203 cd/m^2 reference white. On the
+    SDR harness expanding further loses: at 10x (1000 cd/m^2 over a 100 cd/m^2 reference
+    white) the mean gain drops from +2.90 to +2.46 dB and the camera and ACES paths fall below
+    the identity.
+
     The decision is one number per shot, ``softness`` in [0, 1], from the clipped fraction
     ``f`` (share of sampled pixels whose largest channel is >= 0.95, i.e. codes >= ~249/255):
     ``softness = clip((0.08 - f) / 0.06, 0, 1)``. Clipped shots (softness 0) get a high knee
@@ -109,8 +116,9 @@ Units. The curves take and return absolute luminance in cd/m^2 ("nits"). The RGB
 functions take and return linear RGB (default primaries BT.709) in cd/m^2. The dispatcher
 :func:`inverse_tonemap` takes *relative* SDR display light (SDR peak white = 1.0) and returns
 HDR cd/m^2 with SDR white on ``peak_nits`` and the operator's reference white on
-``reference_white_nits`` (``auto``: ``peak_nits`` is the ceiling, reached by SDR white only in
-compressed shots, see :func:`expand`); :func:`tonemap` is its exact inverse for ``bt2446c``
+``reference_white_nits`` (``auto``: ``peak_nits`` is a ceiling, reached by SDR white only in
+compressed shots and only up to :data:`AUTO_MAX_PEAK_RATIO` x reference white, see
+:func:`expand`); :func:`tonemap` is its exact inverse for ``bt2446c``
 and ``power`` (``auto`` is spatial and has no inverse).
 
 Arrays: numpy, any shape ``(..., 3)`` for RGB; float32 in gives float32 out, anything else
@@ -133,6 +141,7 @@ from hdr_mcp.errors import InvalidArgument
 
 __all__ = [
     "AUTO_CLIP_LEVEL",
+    "AUTO_MAX_PEAK_RATIO",
     "BT2408_GREY_CARD_NITS",
     "BT2408_REFERENCE_WHITE_NITS",
     "CONSTANTS_BT2446_C",
@@ -403,6 +412,9 @@ def hdr_to_sdr_power(
 
 # -- blind operator ("auto") -------------------------------------------------------------------
 
+#: Largest ratio of SDR white's expansion to reference white the ``auto`` operator uses:
+#: Report ITU-R BT.2408's 1000 cd/m^2 display over its 203 cd/m^2 reference white.
+AUTO_MAX_PEAK_RATIO = 1000.0 / BT2408_REFERENCE_WHITE_NITS
 #: Display light of the largest channel at or above which a pixel counts as clipped
 #: (sRGB code ~0.977, 249/255: a clip plateau survives JPEG ringing of a few codes).
 AUTO_CLIP_LEVEL = 0.95
@@ -472,6 +484,27 @@ class ShotAnalysis:
         """Expand-map gain inside large clipped areas, so curve peak x gain <= peak ratio."""
         gain = _CLIPPED_MAP_GAIN + (1.0 - _CLIPPED_MAP_GAIN) * self.softness
         return max(1.0, min(gain, peak_ratio / self.curve_peak(peak_ratio)))
+
+    def levels(
+        self, peak_nits: float = 1000.0, reference_white_nits: float = BT2408_REFERENCE_WHITE_NITS
+    ) -> dict[str, float]:
+        """What :func:`expand` does with this shot, in cd/m^2: ``sdr_white_nits`` (where SDR
+        white lands outside large clipped areas), ``clipped_area_nits`` (the most the expand
+        map gives the inside of a large clipped area), ``knee_nits`` (the display light below
+        which the expansion is linear, times reference white)."""
+        _check_levels(peak_nits, reference_white_nits)
+        ratio = _auto_ratio(peak_nits, reference_white_nits)
+        white = self.curve_peak(ratio) * reference_white_nits
+        return {
+            "knee_nits": self.knee * reference_white_nits,
+            "sdr_white_nits": white,
+            "clipped_area_nits": white * self.map_gain(ratio),
+        }
+
+
+def _auto_ratio(peak_nits: float, reference_white_nits: float) -> float:
+    """The ``auto`` operator's ceiling in units of reference white (module docstring)."""
+    return min(peak_nits / reference_white_nits, AUTO_MAX_PEAK_RATIO)
 
 
 def _frame_statistics(frame: Any, index: int) -> tuple[int, int, int, float, int]:
@@ -580,9 +613,11 @@ def expand(
     analysis
         The shot's :class:`ShotAnalysis` (the same for every frame of the shot).
     peak_nits
-        Ceiling of the result in cd/m^2 (above ``reference_white_nits``): SDR white reaches it
-        in a fully compressed shot; in a clipped one the curve stops at 1.5 x reference white
-        and the expand map takes the inside of large clipped areas up to 3 x reference white.
+        Ceiling of the result in cd/m^2 (above ``reference_white_nits``): SDR white reaches
+        ``min(peak_nits, AUTO_MAX_PEAK_RATIO * reference_white_nits)`` in a fully compressed
+        shot; in a clipped one the curve stops at 1.5 x reference white and the expand map
+        takes the inside of large clipped areas up to 3 x reference white
+        (:meth:`ShotAnalysis.levels`).
     reference_white_nits
         Where SDR mid-tones are anchored: ``E -> E * reference_white_nits`` below the knee.
 
@@ -598,7 +633,7 @@ def expand(
     rgb = _float_array(display_light, "display_light")
     check_channels(rgb, "display_light", 3, exact=True)
     dt = rgb.dtype.type
-    ratio = peak_nits / reference_white_nits
+    ratio = _auto_ratio(peak_nits, reference_white_nits)
     knee = analysis.knee
     top_value = analysis.curve_peak(ratio)
     top = _largest_channel(rgb)
@@ -727,6 +762,7 @@ def operator_parameters(
             "clipped_curve_peak": _CLIPPED_CURVE_PEAK,
             "clipped_map_gain": _CLIPPED_MAP_GAIN,
             "map_sigma_of_diagonal": _MAP_SIGMA,
+            "max_peak_ratio": AUTO_MAX_PEAK_RATIO,
         }
     if operator == "power":
         return {"gamma": _power_gamma(params, peak_nits, reference_white_nits)}

@@ -32,7 +32,14 @@ from hdr_mcp.errors import InvalidArgument
 from hdr_mcp.vocabulary import HDR_SUFFIXES as _HDR_SUFFIXES
 from hdr_mcp.vocabulary import IMAGE_SUFFIXES as _IMAGE_SUFFIXES
 
-__all__ = ["HDR_SUFFIXES", "IMAGE_SUFFIXES", "check_frame_range", "list_frames", "natural_key"]
+__all__ = [
+    "HDR_SUFFIXES",
+    "IMAGE_SUFFIXES",
+    "check_frame_range",
+    "frame_range",
+    "list_frames",
+    "natural_key",
+]
 
 #: Suffixes (lower case) of the image files a folder listing picks up by default, and of the
 #: scene-linear ones (:mod:`hdr_mcp.vocabulary`).
@@ -65,6 +72,24 @@ def check_frame_range(start: Any, stop: Any) -> None:
         raise InvalidArgument("start", start, "must be an integer >= 0")
     if stop is not None and (not _is_index(stop) or stop <= start):
         raise InvalidArgument("stop", stop, f"must be None or an integer > start={start}")
+
+
+def frame_range(start: Any, stop: Any, count: int) -> tuple[int, int]:
+    """``(start, stop)`` of a Python-slice frame range into ``count`` frames, ``stop=None``
+    meaning all. A range beyond the input is refused, naming the argument and the frame count
+    (never clamped: a silently shorter result reads as a complete one)."""
+    check_frame_range(start, stop)
+    if start >= count:
+        raise InvalidArgument(
+            "start", start, f"the input has {count} frame(s) (indices 0..{count - 1})"
+        )
+    if stop is None:
+        return int(start), count
+    if stop > count:
+        raise InvalidArgument(
+            "stop", stop, f"the input has {count} frame(s); stop must be <= {count}"
+        )
+    return int(start), int(stop)
 
 
 def _sorted_files(paths: list[Path]) -> list[Path]:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -54,7 +54,7 @@ from typing_extensions import Self
 from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
 from hdr_mcp.io.sequence import check_frame_range
 
-__all__ = ["VIDEO_SUFFIXES", "VideoWriter", "iter_frames", "probe"]
+__all__ = ["VIDEO_SUFFIXES", "VideoWriter", "iter_frames", "probe", "read_frames"]
 
 #: File suffixes treated as video (lower case).
 VIDEO_SUFFIXES = frozenset(
@@ -246,9 +246,45 @@ def iter_frames(
         ends before the frames the header promises (``min(stop, declared count)``): the
         message gives the real count, after the frames that did decode were yielded.
     """
+    check_frame_range(start, stop)
+    for _, frame in _decode(path, lambda index: index >= start, stop):
+        yield frame
+
+
+def read_frames(path: str | os.PathLike[str], indices: Iterable[int]) -> Iterator[
+    tuple[int, np.ndarray]
+]:
+    """Yield ``(index, frame)`` for the given frame indices (sorted, duplicates dropped), frames
+    as :func:`iter_frames` gives them.
+
+    Video decodes in order, so every frame up to the last index is decoded; only the chosen
+    ones are converted to RGB (the conversion costs more than the decode), which makes a
+    sample of a shot (e.g. 16 frames to measure it) far cheaper than reading it all.
+
+    Raises
+    ------
+    InvalidArgument
+        ``path`` missing, an index negative or not an integer.
+    UnsupportedFile
+        As :func:`iter_frames`, when decoding fails or ends before the last index.
+    """
+    wanted = sorted(set(indices))
+    for index in wanted:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+            raise InvalidArgument("indices", index, "expected non-negative frame indices")
+    if not wanted:
+        return
+    chosen = frozenset(int(i) for i in wanted)
+    yield from _decode(path, chosen.__contains__, int(wanted[-1]) + 1)
+
+
+def _decode(
+    path: str | os.PathLike[str], keep: Callable[[int], bool], stop: int | None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode ``path`` in order up to ``stop``; yield ``(index, RGB code values)`` for the frames
+    ``keep(index)`` accepts. Errors as :func:`iter_frames`."""
     import av
 
-    check_frame_range(start, stop)
     container, stream = _open(path, "path")
     try:
         stream.thread_type = "AUTO"
@@ -258,8 +294,8 @@ def iter_frames(
         index = 0
         try:
             for frame in container.decode(stream):
-                if index >= start:
-                    yield _to_rgb(frame, rgb_format, scale)
+                if keep(index):
+                    yield index, _to_rgb(frame, rgb_format, scale)
                 index += 1
                 if stop is not None and index >= stop:
                     return  # before decoding a frame nobody asked for

@@ -157,7 +157,9 @@ BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
             title="Evaluate an HDR result",
             description="Measure an HDR image or sequence: PU21-PSNR/SSIM and Delta E ITP against "
             "a reference; peak_nits, dynamic_range_stops, clipped_fraction (and flicker, "
-            "f2f_psnr for sequences) on its own. Writes report.json, report.png and a preview.",
+            "f2f_psnr for sequences) on its own; a QA verdict (pass/review/fail) with reasons: "
+            "highlight banding at -2/-4 EV, clipped plateaus, fake HDR (optionally against the "
+            "sdr it was made from). Writes report.json, report.png and a preview.",
         ),
         JobKind(
             name="sdr_to_hdr_video",
@@ -165,8 +167,11 @@ BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
             params=SdrToHdrParams,
             title="Convert SDR images or video to HDR EXR frames",
             description="Convert SDR footage (an image, a frame folder or pattern, a video) to "
-            "scene-linear half-float EXR frames plus a tone-mapped preview PNG/MP4. Parameters "
-            "are fixed per shot (no pumping). Resumable: a retried job keeps finished frames.",
+            "scene-linear half-float EXR frames plus a tone-mapped preview PNG/MP4. The default "
+            "operator 'auto' measures the shot once and expands only what was compressed or "
+            "clipped (no pumping); the SDR transfer and primaries come from the video's tags "
+            "(reported as transfer_used, primaries_used). Resumable: a retried job keeps "
+            "finished frames.",
             resumable=True,
         ),
         JobKind(

@@ -14,6 +14,17 @@ Frame pooling for sequences
   (:class:`~hdr_mcp.metrics.range.LuminanceStats`: exact up to 8.4 M pixels, then a 1/256-stop
   histogram).
 
+QA verdict
+----------
+Every result has a ``qa`` block (:mod:`hdr_mcp.metrics.qa`): ``verdict`` (``pass``, ``review``,
+``fail``), ``reasons`` an agent can act on, and the figures behind them (banding at -2 and
+-4 EV, clipped plateau, fake-HDR kind and detail). Given ``sdr`` (the SDR the prediction was
+made from), the fake-HDR check compares against it; without, it judges the HDR alone. For a
+sequence QA looks at up to :data:`QA_FRAMES` evenly spaced frames (first and last included)
+and reports the **worst** (its reasons prefixed ``frame N:``), except the not-HDR rule, which
+reads the peak of the whole sequence (a dark frame of an HDR shot is not "not HDR"). About
+0.2-0.4 s per checked 1080p frame.
+
 JSON and infinity
 -----------------
 PSNR of identical inputs is +infinity. JSON has no infinity (``Infinity`` is a JavaScript
@@ -35,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument, UnsupportedFile
-from hdr_mcp.io.sequence import HDR_SUFFIXES, check_frame_range, list_frames
+from hdr_mcp.io.sequence import HDR_SUFFIXES, frame_range, list_frames
 from hdr_mcp.metrics._checks import positive_scale
 from hdr_mcp.metrics.fidelity import (
     PU21_PEAK,
@@ -46,6 +57,8 @@ from hdr_mcp.metrics.fidelity import (
     ssim,
 )
 from hdr_mcp.metrics.perceptual import cvvdp, require_pycvvdp
+from hdr_mcp.metrics.qa import DEFINITIONS as QA_DEFINITIONS
+from hdr_mcp.metrics.qa import pool_verdict, qa_block
 from hdr_mcp.metrics.range import (
     DEFAULT_HIGH_PERCENTILE,
     DEFAULT_LOW_PERCENTILE,
@@ -58,7 +71,10 @@ from hdr_mcp.params import parse
 from hdr_mcp.params.evaluate import MAX_NITS_PER_UNIT, EvaluateParams
 from hdr_mcp.vocabulary import EXTRA_METRICS
 
-__all__ = ["DEFINITIONS", "OWNED_FILES", "evaluate", "run"]
+__all__ = ["DEFINITIONS", "OWNED_FILES", "QA_FRAMES", "evaluate", "run"]
+
+#: Frames of a sequence the QA verdict looks at (evenly spaced, the worst one is reported).
+QA_FRAMES = 8
 
 REPORT_JSON = "report.json"
 REPORT_PNG = "report.png"
@@ -115,6 +131,43 @@ class _Source:
     text: str
     paths: list[Path]
     sequence: bool
+
+
+@dataclass(frozen=True)
+class _Sdr:
+    """The SDR a prediction was made from (``sdr``), for the fake-HDR check."""
+
+    source: Any  # hdr_mcp.io.sdr_source.SdrSource
+    transfer: str
+    primaries: str
+
+
+def _open_sdr(value: object, frames: int, first_prediction: Path) -> _Sdr:
+    """Validate ``sdr`` from headers: an SDR image, sequence or video with the prediction's
+    frame count and size."""
+    from hdr_mcp.io import read_info
+    from hdr_mcp.io.sdr_source import open_sdr
+
+    source = open_sdr(value, "sdr")
+    if source.count != frames:
+        raise InvalidArgument(
+            "sdr", source.path, f"has {source.count} frame(s) but prediction has {frames}"
+        )
+    info = read_info(first_prediction)
+    if (source.width, source.height) != (info.width, info.height):
+        raise InvalidArgument(
+            "sdr", source.path,
+            f"is {source.width}x{source.height} but prediction is {info.width}x{info.height}",
+        )
+    return _Sdr(source, source.transfer()[0], source.primaries()[0])
+
+
+def _qa_frames(first: int, end: int) -> list[int]:
+    """Up to :data:`QA_FRAMES` evenly spaced indices in [first, end), first and last included."""
+    n = end - first
+    if n <= QA_FRAMES:
+        return list(range(first, end))
+    return sorted({first + round(k * (n - 1) / (QA_FRAMES - 1)) for k in range(QA_FRAMES)})
 
 
 @dataclass(frozen=True)
@@ -231,14 +284,6 @@ def _check_stop(ctx: Any) -> None:
         raise JobCancelled("evaluation cancelled")
 
 
-def _frame_range(start: object, stop: object, total: int) -> tuple[int, int]:
-    check_frame_range(start, stop)
-    end = total if stop is None else min(int(stop), total)
-    if start >= end:
-        raise InvalidArgument("start", start, f"selects no frame: the input has {total} frame(s)")
-    return int(start), end
-
-
 class _Worst:
     """The frame shown in the report: the one with the largest PU21 error (or the first one)."""
 
@@ -326,6 +371,7 @@ def _write_reports(
         histograms=histograms,
         nits_per_unit=nits_per_unit,
         error=worst.error,
+        verdict=(result["qa"]["verdict"], result["qa"]["reasons"]),
     )
     write_png(Path(result["report_png"]), picture)
     write_png(Path(result["preview_png"]), preview(worst.pixels, max_size=512))
@@ -343,6 +389,7 @@ def evaluate(
     start: int = 0,
     stop: int | None = None,
     extra_metrics: Sequence[str] = (),
+    sdr: str | os.PathLike[str] | None = None,
     ctx: Any = None,
 ) -> dict[str, Any]:
     """Measure an HDR prediction, against a reference when one is given, and write reports.
@@ -363,11 +410,17 @@ def evaluate(
         writes no file (the metrics are only returned). A folder that already holds files is
         refused unless ``overwrite`` (which replaces exactly those three files).
     start, stop
-        Python-slice frame indices into the sorted frame list (not frame numbers in names).
+        Python-slice frame indices into the sorted frame list (not frame numbers in names); a
+        range beyond the input is refused, naming the argument and the frame count.
     extra_metrics
         Optional metrics beyond the built-in set (:data:`EXTRA_METRICS`): ``"cvvdp"``
         (ColorVideoVDP JOD per frame, averaged; needs a reference and the optional ``pycvvdp``
         package, checked before any frame is read).
+    sdr
+        Optional: the SDR the prediction was made from (an image, a frame folder/pattern or a
+        video, with the prediction's frame count and size, matched in order; decoded with its
+        tags as ``sdr_to_hdr_video`` does). The fake-HDR check then looks for detail where
+        the SDR clipped and compares against a pure gain of it.
     ctx
         Optional job context: ``progress(done, total, message)`` after each frame;
         ``should_stop()`` checked before each frame (raises ``JobCancelled``).
@@ -380,8 +433,10 @@ def evaluate(
         f2f_identical_pairs for sequences of >= 2 frames), ``reference_metrics`` (the no-reference
         metrics of the reference, or None), ``non_finite`` (dotted path -> "+inf" for values stored
         as null), ``nits_per_unit``, ``colorspace``, ``frames``, ``frame_range``, ``prediction``,
-        ``reference``, ``report_json``, ``report_png``, ``preview_png`` (paths, or None without
-        ``output_dir``), ``definitions``.
+        ``reference``, ``sdr``, ``report_json``, ``report_png``, ``preview_png`` (paths, or None
+        without ``output_dir``), ``qa`` (``verdict``, ``reasons``, ``metrics``, ``with_sdr``;
+        for sequences also ``frame``, ``frames_checked``, ``frame_verdicts``: module
+        docstring), ``definitions``.
 
     Raises
     ------
@@ -403,10 +458,15 @@ def evaluate(
         for source in filter(None, (pred_src, ref_src)):
             for path in source.paths:
                 ctx.check_path(source.argument, path)
+        if sdr is not None:
+            ctx.check_path("sdr", sdr)
         if output_dir is not None:
             ctx.check_path("output_dir", output_dir)
-    first, end = _frame_range(start, stop, len(pred_src.paths))
+    first, end = frame_range(start, stop, len(pred_src.paths))
     extras = _check_extra_metrics(extra_metrics, has_reference=ref_src is not None)
+    sdr_in = (
+        _open_sdr(sdr, len(pred_src.paths), pred_src.paths[first]) if sdr is not None else None
+    )
     n = end - first
     out_dir = Path(output_dir).expanduser().absolute() if output_dir is not None else None
     if out_dir is not None:
@@ -424,62 +484,76 @@ def evaluate(
     worst = _Worst()
     colorspace: str | None = None
     shape: tuple[int, ...] | None = None
+    qa_set = frozenset(_qa_frames(first, end))
+    sdr_frames = sdr_in.source.sample(sorted(qa_set)) if sdr_in is not None else None
+    checked: list[tuple[int, Any]] = []
+    peak_scene = -math.inf
     if ctx is not None:
         ctx.progress(0, n, "evaluating")
-    for i in range(first, end):
-        _check_stop(ctx)
-        pred = _read_frame(pred_src.paths[i], "prediction")
-        if colorspace is None:
-            colorspace, shape = pred.colorspace, pred.pixels.shape
-        elif pred.pixels.shape != shape:
-            raise InvalidArgument(
-                "prediction",
-                str(pred_src.paths[i]),
-                f"frame shape {pred.pixels.shape} differs from frame {first} {shape}",
-            )
-        x = pred.pixels if pred.colorspace == colorspace else _convert(pred, colorspace)
-        y_pred = image_luminance(x, colorspace)
-        pred_stats.add(y_pred)
-        clipped.append(clipped_fraction(x))
-        if pred_temporal is not None:
-            pred_temporal.add(x, argument="prediction", colorspace=colorspace)
-        error = r = None
-        score = 0.0 if i == first else -1.0
-        if ref_src is not None:
-            ref = _read_frame(ref_src.paths[i], "reference")
-            r = ref.pixels if ref.colorspace == colorspace else _convert(ref, colorspace)
-            if r.shape != x.shape:
+    try:
+        for i in range(first, end):
+            _check_stop(ctx)
+            pred = _read_frame(pred_src.paths[i], "prediction")
+            if colorspace is None:
+                colorspace, shape = pred.colorspace, pred.pixels.shape
+            elif pred.pixels.shape != shape:
                 raise InvalidArgument(
-                    "reference",
-                    str(ref_src.paths[i]),
-                    f"frame shape {r.shape} differs from prediction {x.shape}"
-                    f" ({pred_src.paths[i].name})",
+                    "prediction",
+                    str(pred_src.paths[i]),
+                    f"frame shape {pred.pixels.shape} differs from frame {first} {shape}",
                 )
-            mse = pu21_mse(x, r, nits_per_unit=scale, colorspace=colorspace)
-            mses.append(mse)
-            # PU21 luminance codes once per frame, for both SSIM and the report's error map; in
-            # float64, as pu21_ssim(x, r) computes them.
-            codes_x = pu21_luminance_codes(
-                np.asarray(x, np.float64), nits_per_unit=scale, colorspace=colorspace
-            )
-            codes_r = pu21_luminance_codes(
-                np.asarray(r, np.float64), nits_per_unit=scale, colorspace=colorspace
-            )
-            if min(x.shape[:2]) >= 11:
-                ssims.append(ssim(codes_x, codes_r, data_range=PU21_PEAK))
-            delta_es.append(delta_e_itp(x, r, nits_per_unit=scale, colorspace=colorspace))
-            if "cvvdp" in extras:
-                jods.append(cvvdp(x, r, nits_per_unit=scale, colorspace=colorspace))
-            ref_stats.add(image_luminance(r, colorspace))
-            ref_clipped.append(clipped_fraction(r))
-            if ref_temporal is not None:
-                ref_temporal.add(r, argument="reference", colorspace=colorspace)
-            error = np.abs(codes_x - codes_r).astype(np.float32)
-            score = mse
-        worst.offer(i, score, x, r, error)
-        if ctx is not None:
-            ctx.progress(i - first + 1, n, f"frame {i - first + 1}/{n}")
+            x = pred.pixels if pred.colorspace == colorspace else _convert(pred, colorspace)
+            y_pred = image_luminance(x, colorspace)
+            pred_stats.add(y_pred)
+            clipped.append(clipped_fraction(x))
+            if pred_temporal is not None:
+                pred_temporal.add(x, argument="prediction", colorspace=colorspace)
+            error = r = None
+            score = 0.0 if i == first else -1.0
+            if ref_src is not None:
+                ref = _read_frame(ref_src.paths[i], "reference")
+                r = ref.pixels if ref.colorspace == colorspace else _convert(ref, colorspace)
+                if r.shape != x.shape:
+                    raise InvalidArgument(
+                        "reference",
+                        str(ref_src.paths[i]),
+                        f"frame shape {r.shape} differs from prediction {x.shape}"
+                        f" ({pred_src.paths[i].name})",
+                    )
+                mse = pu21_mse(x, r, nits_per_unit=scale, colorspace=colorspace)
+                mses.append(mse)
+                # PU21 luminance codes once per frame, for both SSIM and the report's error map; in
+                # float64, as pu21_ssim(x, r) computes them.
+                codes_x = pu21_luminance_codes(
+                    np.asarray(x, np.float64), nits_per_unit=scale, colorspace=colorspace
+                )
+                codes_r = pu21_luminance_codes(
+                    np.asarray(r, np.float64), nits_per_unit=scale, colorspace=colorspace
+                )
+                if min(x.shape[:2]) >= 11:
+                    ssims.append(ssim(codes_x, codes_r, data_range=PU21_PEAK))
+                delta_es.append(delta_e_itp(x, r, nits_per_unit=scale, colorspace=colorspace))
+                if "cvvdp" in extras:
+                    jods.append(cvvdp(x, r, nits_per_unit=scale, colorspace=colorspace))
+                ref_stats.add(image_luminance(r, colorspace))
+                ref_clipped.append(clipped_fraction(r))
+                if ref_temporal is not None:
+                    ref_temporal.add(r, argument="reference", colorspace=colorspace)
+                error = np.abs(codes_x - codes_r).astype(np.float32)
+                score = mse
+            peak_scene = max(peak_scene, float(np.max(x)))
+            if i in qa_set:  # (after the reference: its frame errors come first)
+                checked.append((i, _check_qa(x, colorspace, sdr_in, sdr_frames)))
+            worst.offer(i, score, x, r, error)
+            if ctx is not None:
+                ctx.progress(i - first + 1, n, f"frame {i - first + 1}/{n}")
 
+    finally:
+        if sdr_frames is not None:
+            sdr_frames.close()
+    verdict = pool_verdict(checked, peak_scene=peak_scene, nits_per_unit=scale)
+
+    # 3. Assemble, make JSON-safe, write reports.
     # 3. Assemble, make JSON-safe, write reports.
     metrics: dict[str, Any] = {}
     if ref_src is not None:
@@ -503,10 +577,12 @@ def evaluate(
         "frame_range": {"start": first, "stop": end},
         "prediction": pred_src.text,
         "reference": ref_src.text if ref_src else None,
+        "sdr": sdr_in.source.path if sdr_in else None,
+        "qa": _json_safe(qa_block(verdict), "qa", non_finite),
         "report_json": str(out_dir / REPORT_JSON) if out_dir else None,
         "report_png": str(out_dir / REPORT_PNG) if out_dir else None,
         "preview_png": str(out_dir / PREVIEW_PNG) if out_dir else None,
-        "definitions": {k: DEFINITIONS[k] for k in metrics},
+        "definitions": {**{k: DEFINITIONS[k] for k in metrics}, **QA_DEFINITIONS},
     }
     if out_dir is not None:
         from hdr_mcp.outputs import created_folder
@@ -518,6 +594,19 @@ def evaluate(
         except OSError as e:
             raise InvalidArgument("output_dir", str(out_dir), f"cannot be written: {e}") from e
     return result
+
+
+def _check_qa(x: np.ndarray, colorspace: str, sdr: _Sdr | None, sdr_frames: Any) -> Any:
+    """:func:`hdr_mcp.metrics.qa.check_frame` of one prediction frame, with the next sampled
+    SDR frame as relative display light in its primaries when there is an SDR."""
+    from hdr_mcp.io.sdr_source import display_light
+    from hdr_mcp.metrics.qa import check_frame
+
+    light, primaries = None, "lin_rec709"
+    if sdr is not None:
+        _, codes = next(sdr_frames)
+        light, primaries = display_light(codes, sdr.transfer), sdr.primaries
+    return check_frame(x, light, colorspace=colorspace, sdr_colorspace=primaries)
 
 
 def _convert(frame: _Frame, colorspace: str) -> np.ndarray:
@@ -555,5 +644,6 @@ def run(params: EvaluateParams | dict[str, Any], ctx: Any) -> dict[str, Any]:
         start=p.start,
         stop=p.stop,
         extra_metrics=p.extra_metrics,
+        sdr=p.sdr,
         ctx=ctx,
     )

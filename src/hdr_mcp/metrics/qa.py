@@ -61,9 +61,13 @@ from hdr_mcp.metrics._checks import as_image
 
 __all__ = [
     "BANDING_EVS",
+    "DEFINITIONS",
+    "check_frame",
     "clipped_plateau",
     "fake_hdr",
     "highlight_banding",
+    "pool_verdict",
+    "qa_block",
     "verdict",
 ]
 
@@ -174,11 +178,21 @@ def highlight_banding(
     }
 
 
+def _largest_channel(arr: np.ndarray) -> np.ndarray:
+    """``max(R, G, B)`` per pixel (luminance images as they are); ``np.max(axis=-1)`` is much
+    slower on (H, W, 3)."""
+    if arr.ndim == 2:
+        return arr
+    if arr.shape[-1] == 1:
+        return arr[..., 0]
+    top = np.maximum(arr[..., 0], arr[..., 1])
+    return np.maximum(top, arr[..., 2], out=top)
+
+
 def clipped_plateau(x: Any, *, tolerance: float = _PLATEAU_TOLERANCE) -> dict[str, float]:
     """``{"fraction", "level"}``: pixels whose largest channel is within ``tolerance`` (relative)
     of the image's largest channel value, and that value (scene-linear)."""
-    arr = _image(x, "x")
-    top = arr if arr.ndim == 2 else np.max(arr[..., :3], axis=-1)
+    top = _largest_channel(_image(x, "x"))
     level = float(np.max(top))
     if level <= 0:
         return {"fraction": 0.0, "level": level}
@@ -196,10 +210,20 @@ def _high_pass_stops(log_y: np.ndarray) -> np.ndarray:
 
 
 def _distinct_levels(x: np.ndarray) -> int:
-    """Distinct positive values of the green channel (of luminance for 2-D input)."""
+    """Distinct positive values of the green channel (of luminance for 2-D input).
+
+    Only whether there are more than :data:`_SDR_LEVELS` matters, so a regular sample of
+    2^16 pixels is counted first; when it already holds more, that count is returned (sorting
+    every pixel of a 1080p frame costs about 0.1 s)."""
     g = x if x.ndim == 2 else x[..., 1 if x.shape[-1] >= 3 else 0]
     values = g[g > 0]
-    return int(np.unique(values).size) if values.size else 0
+    if values.size == 0:
+        return 0
+    step = max(1, values.size >> 16)
+    sampled = int(np.unique(values[::step]).size)
+    if sampled > _SDR_LEVELS or step == 1:
+        return sampled
+    return int(np.unique(values).size)
 
 
 def _interior(region: np.ndarray) -> np.ndarray:
@@ -240,7 +264,7 @@ def fake_hdr(
             raise InvalidArgument(
                 "sdr", s.shape, f"must have the HDR's height and width {x.shape[:2]}"
             )
-        s_top = s if s.ndim == 2 else np.max(s[..., :3], axis=-1)
+        s_top = _largest_channel(s)
         region = _interior(s_top >= _SDR_CLIP)
         y_sdr = np.maximum(_luminance(s, sdr_colorspace), 0.0)
         bins = np.clip((y_sdr * 256).astype(np.int64), 0, 256)
@@ -284,37 +308,28 @@ def fake_hdr(
     return result
 
 
-def verdict(
+_VERDICTS = ("pass", "review", "fail")
+_NOT_HDR_PEAK = 1.05
+
+Reasons = list[tuple[int, str]]
+
+
+def check_frame(
     hdr: Any,
     sdr: Any | None = None,
     *,
-    nits_per_unit: float = 100.0,
     colorspace: str = "lin_rec709",
     sdr_colorspace: str = "lin_rec709",
-) -> dict[str, Any]:
-    """``{"verdict": "pass" | "review" | "fail", "reasons": [...], "metrics": {...}}``.
-
-    Rules (each adds a reason; the verdict is the worst):
-
-    * fail: largest channel <= 1.05 (scene-linear): "peak 1.0: not HDR";
-    * fail: a clipped plateau holds >= 2 % of the pixels; review: >= 0.2 %
-      ("3% clipped plateau at 10.0");
-    * fail: >= 20 % of the highlight pixels banded at -2 or -4 EV; review: >= 2 %
-      ("banding at -4 EV in the top-left (35% of highlights)");
-    * fail: fake-HDR kind ``gain`` ("HDR is the SDR times a gain"); review: ``expansion``
-      ("highlights are a smooth expansion of the SDR: no detail where it clipped");
-    * pass otherwise ("no problem found").
-
-    ``metrics`` holds every figure the rules used (peak in cd/m^2 with ``nits_per_unit``).
-    """
+) -> tuple[Reasons, dict[str, Any]]:
+    """The per-frame rules of :func:`verdict` (all but the peak rule): ``(reasons, metrics)``,
+    each reason a ``(severity, text)`` pair, 1 = review, 2 = fail."""
     x = _image(hdr, "hdr")
-    top = x if x.ndim == 2 else np.max(x[..., :3], axis=-1)
-    peak = float(np.max(top))
-    reasons: list[tuple[int, str]] = []
-    if peak <= 1.05:
-        reasons.append((2, f"peak {peak:.3g}: not HDR (nothing above diffuse white)"))
+    frame_peak = float(np.max(_largest_channel(x)))
+    reasons: Reasons = []
     plateau = clipped_plateau(x)
-    if peak > 0 and plateau["fraction"] >= 0.002:
+    # Only a flat top above diffuse white is a clamp (a flat dark frame is a fade, not a clamp;
+    # an image that never exceeds diffuse white fails on its peak instead).
+    if plateau["level"] > 1.0 and plateau["fraction"] >= 0.002:
         severity = 2 if plateau["fraction"] >= 0.02 else 1
         reasons.append(
             (
@@ -336,7 +351,7 @@ def verdict(
                 )
             )
     fake = fake_hdr(x, sdr, colorspace=colorspace, sdr_colorspace=sdr_colorspace)
-    if fake["kind"] == "gain" and peak > 1.05:
+    if fake["kind"] == "gain" and frame_peak > _NOT_HDR_PEAK:
         if sdr is not None:
             reasons.append((2, "HDR is the SDR times a gain (no highlight structure of its own)"))
         else:
@@ -352,15 +367,144 @@ def verdict(
         reasons.append(
             (1, f"highlights are a smooth expansion of the SDR: no detail {where}")
         )
+    metrics = {"frame_peak_scene": frame_peak, "plateau": plateau, "banding": banding,
+               "fake_hdr": fake}
+    return reasons, metrics
+
+
+def _peak_reasons(peak: float) -> Reasons:
+    if peak <= _NOT_HDR_PEAK:
+        return [(2, f"peak {peak:.3g}: not HDR (nothing above diffuse white)")]
+    return []
+
+
+def _result(reasons: Reasons, metrics: dict[str, Any], peak: float, nits_per_unit: float):
     level = max((s for s, _ in reasons), default=0)
     return {
-        "verdict": ("pass", "review", "fail")[level],
+        "verdict": _VERDICTS[level],
         "reasons": [text for _, text in reasons] or ["no problem found"],
         "metrics": {
-            "peak": peak,
+            "peak_scene": peak,
             "peak_nits": peak * nits_per_unit,
-            "plateau": plateau,
-            "banding": banding,
-            "fake_hdr": fake,
+            **{k: v for k, v in metrics.items() if k != "frame_peak_scene"},
         },
     }
+
+
+def verdict(
+    hdr: Any,
+    sdr: Any | None = None,
+    *,
+    nits_per_unit: float = 100.0,
+    colorspace: str = "lin_rec709",
+    sdr_colorspace: str = "lin_rec709",
+) -> dict[str, Any]:
+    """``{"verdict": "pass" | "review" | "fail", "reasons": [...], "metrics": {...}}``.
+
+    Rules (each adds a reason; the verdict is the worst):
+
+    * fail: largest channel <= 1.05 (scene-linear): "peak 1.0: not HDR";
+    * fail: a clipped plateau above diffuse white (its level > 1.0) holds >= 2 % of the
+      pixels; review: >= 0.2 % ("3% clipped plateau at 10.0");
+    * fail: >= 20 % of the highlight pixels banded at -2 or -4 EV; review: >= 2 %
+      ("banding at -4 EV in the top-left (35% of highlights)");
+    * fail: fake-HDR kind ``gain`` ("HDR is the SDR times a gain"); review: ``expansion``
+      ("highlights are a smooth expansion of the SDR: no detail where it clipped");
+    * pass otherwise ("no problem found").
+
+    ``metrics`` holds every figure the rules used (``peak_scene``, ``peak_nits`` with
+    ``nits_per_unit``, ``plateau``, ``banding`` per EV, ``fake_hdr``). For a sequence see
+    :func:`pool_verdict`.
+    """
+    reasons, metrics = check_frame(
+        hdr, sdr, colorspace=colorspace, sdr_colorspace=sdr_colorspace
+    )
+    peak = metrics["frame_peak_scene"]
+    return _result(_peak_reasons(peak) + reasons, metrics, peak, nits_per_unit)
+
+
+def pool_verdict(
+    checked: list[tuple[int, tuple[Reasons, dict[str, Any]]]],
+    *,
+    peak_scene: float,
+    nits_per_unit: float = 100.0,
+) -> dict[str, Any]:
+    """The verdict of a sequence from :func:`check_frame` results of some of its frames.
+
+    The peak rule reads ``peak_scene``, the largest channel of the whole sequence (a dark frame
+    of an HDR shot is not "not HDR"); the other rules come from the **worst checked frame**
+    (most severe reason; the earliest such frame), whose reasons are prefixed with
+    ``"frame N: "`` when more than one frame was checked. Adds ``frame`` (the worst frame's
+    index), ``frames_checked`` and ``frame_verdicts`` (``{index: verdict}``) to the result.
+    """
+    if not checked:
+        raise InvalidArgument("checked", checked, "need at least one checked frame")
+
+    def level(item: tuple[int, tuple[Reasons, dict[str, Any]]]) -> int:
+        return max((s for s, _ in item[1][0]), default=0)
+
+    worst = max(checked, key=lambda item: (level(item), -item[0]))
+    index, (reasons, metrics) = worst
+    if len(checked) > 1:
+        reasons = [(s, f"frame {index}: {text}") for s, text in reasons]
+    result = _result(_peak_reasons(peak_scene) + reasons, metrics, peak_scene, nits_per_unit)
+    result["frame"] = index
+    result["frames_checked"] = [i for i, _ in checked]
+    result["frame_verdicts"] = {str(item[0]): _VERDICTS[level(item)] for item in checked}
+    return result
+
+
+#: One line per entry of the ``qa`` block (:func:`qa_block`) of ``evaluate`` and ``inspect_hdr``.
+DEFINITIONS: dict[str, str] = {
+    "verdict": (
+        "pass | review | fail: the worst of the QA rules (peak <= 1.05: fail; clipped plateau"
+        " above 1.0 >= 0.2%: review, >= 2%: fail; banding >= 2% of highlights: review, >= 20%: fail;"
+        " fake HDR 'gain': fail, 'expansion': review)"
+    ),
+    "reasons": "one line per rule that fired, saying what and where; 'no problem found' if none",
+    "banding_minus2ev_fraction": (
+        "share of highlight pixels (scene >= 1.0) in 1/4-side tiles that show a staircase of"
+        " 8-bit levels with gaps when the image is pulled down 2 stops and viewed as sRGB"
+    ),
+    "banding_minus4ev_fraction": "the same, pulled down 4 stops",
+    "plateau_fraction": (
+        "share of pixels whose largest channel is within 0.1% of the image's largest value: a"
+        " flat top means clamped highlights"
+    ),
+    "plateau_level_scene": "that largest channel value, scene-linear",
+    "fake_hdr": (
+        "real | expansion | gain | undetermined: whether the highlights have structure of their"
+        " own, are a smooth expansion of an SDR, or the SDR times a gain (with the SDR: detail"
+        " where it clipped; without: detail and value count of the brightest highlights)"
+    ),
+    "fake_hdr_detail_stops": (
+        "RMS of the high-pass (sigma 2 px) of log2 luminance over the region fake_hdr examines,"
+        " in stops (below ~0.02-0.045: flat, as a gain or smooth expansion leaves it)"
+    ),
+    "peak_scene": "largest channel value, scene-linear (the not-HDR rule reads it)",
+}
+
+
+def qa_block(verdict_result: dict[str, Any]) -> dict[str, Any]:
+    """The JSON ``qa`` block of a :func:`verdict` result: verdict, reasons and the figures
+    under the names of :data:`DEFINITIONS` (flat, one number or word each)."""
+    m = verdict_result["metrics"]
+    fake = m["fake_hdr"]
+    block: dict[str, Any] = {
+        "verdict": verdict_result["verdict"],
+        "reasons": list(verdict_result["reasons"]),
+        "metrics": {
+            "banding_minus2ev_fraction": m["banding"]["-2"]["banded_fraction"],
+            "banding_minus4ev_fraction": m["banding"]["-4"]["banded_fraction"],
+            "plateau_fraction": m["plateau"]["fraction"],
+            "plateau_level_scene": m["plateau"]["level"],
+            "fake_hdr": fake["kind"],
+            "fake_hdr_detail_stops": fake["detail_stops"],
+            "peak_scene": m["peak_scene"],
+        },
+        "with_sdr": bool(fake["with_sdr"]),
+    }
+    for key in ("frame", "frames_checked", "frame_verdicts"):
+        if key in verdict_result:
+            block[key] = verdict_result[key]
+    return block

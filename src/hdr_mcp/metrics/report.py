@@ -1,4 +1,4 @@
-"""The evaluation report picture: exposure strip, log-luminance histograms, error map.
+"""The evaluation report picture: QA verdict, exposure strip, log-luminance histograms, error map.
 
 Drawn with Pillow and numpy only (no matplotlib in the runtime dependencies). The picture is a
 quick look for a person or an agent; every number in it is also in the JSON report.
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["ERROR_MAP_MAX_PU", "colorize", "render_report"]
+__all__ = ["ERROR_MAP_MAX_PU", "VERDICT_COLOURS", "colorize", "render_report"]
 
 #: Upper end of the error-map colour scale in PU21 units (about 8 % of the encoded range of
 #: 0..100 cd/m^2); larger differences saturate. A fixed scale keeps reports comparable.
@@ -39,6 +39,8 @@ _MUTED = (150, 150, 150)
 _PRED_COLOUR = (255, 160, 60)
 _REF_COLOUR = (90, 170, 255)
 _PAD = 12
+#: Banner colours of the QA verdicts (green, amber, red), readable with white text.
+VERDICT_COLOURS = {"pass": (46, 125, 50), "review": (191, 120, 0), "fail": (183, 28, 28)}
 
 
 def colorize(values: np.ndarray, vmax: float) -> np.ndarray:
@@ -144,6 +146,18 @@ def _error_panel(error: np.ndarray | None, max_size: int) -> Image.Image:
     return panel
 
 
+def _verdict_banner(verdict: str, reasons: Sequence[str], width: int) -> Image.Image:
+    """A full-width band in the verdict's colour: "QA: REVIEW" and one line per reason."""
+    big, font = _font(20), _font(13)
+    height = 36 + 18 * len(reasons) + 8
+    banner = Image.new("RGB", (width, height), VERDICT_COLOURS.get(verdict, _MUTED))
+    draw = ImageDraw.Draw(banner)
+    draw.text((_PAD, 8), f"QA: {verdict.upper()}", fill=(255, 255, 255), font=big)
+    for i, reason in enumerate(reasons):
+        draw.text((_PAD, 36 + 18 * i), f"- {reason}", fill=(255, 255, 255), font=font)
+    return banner
+
+
 def render_report(
     *,
     title: str,
@@ -152,11 +166,14 @@ def render_report(
     histograms: Sequence[tuple[str, tuple[np.ndarray, np.ndarray], tuple[int, int, int]]],
     nits_per_unit: float,
     error: np.ndarray | None,
+    verdict: tuple[str, Sequence[str]] | None = None,
 ) -> np.ndarray:
     """Compose the report picture; returns uint8 ``(H, W, 3)``.
 
     ``strips`` are ``(caption, exposure contact sheet uint8)`` pairs, ``histograms`` ``(name, (edges_log2, counts),
-    colour)`` triples, ``error`` a per-pixel PU21 luminance difference (or None without reference).
+    colour)`` triples, ``error`` a per-pixel PU21 luminance difference (or None without reference),
+    ``verdict`` the QA ``(verdict, reasons)``, drawn first as a band in the verdict's colour
+    (:data:`VERDICT_COLOURS`).
     """
     title_font, font = _font(16), _font(13)
     hist = _histogram_panel(histograms, nits_per_unit, (560, 260))
@@ -167,15 +184,19 @@ def render_report(
         *(img.width + 2 * _PAD for _, img in strip_imgs),
         720,
     )
+    banner = _verdict_banner(verdict[0], verdict[1], width) if verdict is not None else None
+    top = banner.height if banner is not None else 0
     text_h = 28 + 18 * len(lines)
     strip_h = sum(img.height + 22 for _, img in strip_imgs)
-    height = _PAD + text_h + strip_h + _PAD + max(hist.height, err.height) + _PAD
+    height = top + _PAD + text_h + strip_h + _PAD + max(hist.height, err.height) + _PAD
     canvas = Image.new("RGB", (width, height), _BACKGROUND)
+    if banner is not None:
+        canvas.paste(banner, (0, 0))
     draw = ImageDraw.Draw(canvas)
-    draw.text((_PAD, _PAD), title, fill=_TEXT, font=title_font)
+    draw.text((_PAD, top + _PAD), title, fill=_TEXT, font=title_font)
     for i, line in enumerate(lines):
-        draw.text((_PAD, _PAD + 28 + 18 * i), line, fill=_TEXT, font=font)
-    y = _PAD + text_h
+        draw.text((_PAD, top + _PAD + 28 + 18 * i), line, fill=_TEXT, font=font)
+    y = top + _PAD + text_h
     for caption, img in strip_imgs:
         draw.text((_PAD, y), caption, fill=_MUTED, font=font)
         canvas.paste(img, (_PAD, y + 20))

@@ -59,6 +59,7 @@ __all__ = [
     "load_images",
     "make_sdr",
     "markdown_table",
+    "pipeline_method",
     "run_harness",
     "score_prediction",
     "summarise",
@@ -212,6 +213,31 @@ def default_methods(peak_nits: float = 1000.0) -> dict[str, Method]:
         ),
         "auto": auto,
     }
+
+
+def pipeline_method(workdir: str | Path, **options: Any) -> Method:
+    """The method ``sdr_to_hdr_video`` runs with its defaults (or ``options``), end to end.
+
+    Each SDR is written as a 16-bit PNG of its sRGB code values (8-bit codes survive exactly:
+    ``c * 257``), converted by :func:`hdr_mcp.pipelines.sdr_to_hdr.convert` into ``workdir``
+    and read back: the figures include the pipeline's own steps (transfer choice, shot
+    analysis, scene-linear scaling, half floats), not only the operator.
+    """
+    from hdr_mcp.color.transfer_functions.srgb import eotf_inverse_sRGB
+    from hdr_mcp.io import read_image, write_sdr
+    from hdr_mcp.pipelines.sdr_to_hdr import convert
+
+    folder = Path(workdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    options = {"preview": False, "overwrite": True, **options}
+
+    def run(e: np.ndarray) -> np.ndarray:
+        codes = np.asarray(eotf_inverse_sRGB(np.clip(e, 0.0, 1.0)), np.float32)
+        plate = write_sdr(folder / "plate.png", codes, bit_depth=16)
+        result = convert(plate, output_dir=folder / "hdr", **options)
+        return read_image(result["exr_paths"][0]).rgb().astype(np.float32)
+
+    return run
 
 
 @dataclass(frozen=True)

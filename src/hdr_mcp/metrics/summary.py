@@ -6,6 +6,10 @@ code values decoded with their transfer (``transfer``, sRGB for these formats), 
 is 1.0 and the dynamic range is that of the light the file describes, not of its code values.
 Non-finite values are counted, then left out of every other statistic; with no finite value at
 all the statistics are ``null``.
+
+Scene-linear files (EXR, Radiance) also get the QA verdict of :mod:`hdr_mcp.metrics.qa` on the
+image alone (``verdict``, ``reasons``; the figures behind them in ``qa``); SDR files get
+``null`` there: they are not HDR results.
 """
 
 from __future__ import annotations
@@ -37,6 +41,11 @@ DEFINITIONS = {
     "negative_count": "colour values below 0 (legal scene-linear, out of gamut)",
     "nan_count": "NaN colour values",
     "inf_count": "infinite colour values",
+    "verdict": (
+        "QA of an HDR file on its own: pass | review | fail (banding under -2/-4 EV pull-down,"
+        " clipped plateau, fake HDR, peak); null for SDR files"
+    ),
+    "reasons": "why, one line each; the figures are in 'qa' beside the statistics",
 }
 
 
@@ -74,8 +83,17 @@ def summarize(path: Path | str, *, keep_pixels: bool = False) -> dict[str, Any] 
         "negative_count": int(np.count_nonzero(values < 0)),
         "nan_count": nan_count,
         "inf_count": inf_count,
+        "verdict": None,
+        "reasons": None,
         "definitions": DEFINITIONS,
     }
+    qa = None
+    if info.transfer == "linear" and values.size:
+        from hdr_mcp.metrics.qa import qa_block, verdict
+
+        qa = qa_block(verdict(clean if clean.shape[-1] == 3 else clean[..., 0],
+                              colorspace=colorspace))
+        stats["verdict"], stats["reasons"] = qa["verdict"], qa["reasons"]
     summary = {
         "path": str(info.path),
         "file_format": info.file_format,
@@ -90,6 +108,7 @@ def summarize(path: Path | str, *, keep_pixels: bool = False) -> dict[str, Any] 
         "stats": stats,
         "attributes": info.attributes,
         "notes": list(info.notes),
+        "qa": qa,
     }
     return (summary, pixels) if keep_pixels else summary
 
@@ -110,6 +129,8 @@ def render_summary(summary: dict[str, Any], console: Any) -> None:
     table.add_column("definition", style="dim")
     for key, definition in summary["stats"]["definitions"].items():
         value = summary["stats"][key]
+        if isinstance(value, list):
+            value = "; ".join(value)
         table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value), definition)
     console.print(table)
     if summary["attributes"]:

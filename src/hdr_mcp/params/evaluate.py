@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from hdr_mcp.params import HDR_INPUT, OUTPUT_DIR, Cli, Params, stop_after_start
+from hdr_mcp.params import HDR_INPUT, INPUT, OUTPUT_DIR, Cli, Params, stop_after_start
 from hdr_mcp.vocabulary import EXTRA_METRICS
 
 MAX_NITS_PER_UNIT = 10000.0
@@ -26,6 +26,12 @@ class EvaluateParams(Params):
         None,
         description="Ground truth with the same frame count and shapes; omit for no-reference "
         "metrics only.",
+    )
+    sdr: Annotated[str | None, INPUT] = Field(
+        None,
+        description="Optional: the SDR the prediction was made from (image, frame folder/pattern "
+        "or video; same frame count and size). The QA fake-HDR check then compares against it "
+        "(detail where the SDR clipped, a pure gain of it); without it the HDR is judged alone.",
     )
     nits_per_unit: float = Field(
         100.0,

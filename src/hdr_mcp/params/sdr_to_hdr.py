@@ -8,9 +8,11 @@ from pydantic import Field, field_validator
 
 from hdr_mcp.params import INPUT, OUTPUT_DIR, Cli, Params, stop_after_start
 from hdr_mcp.vocabulary import (
+    AUTO,
     COLORSPACES,
     COMPRESSIONS,
     OPERATORS,
+    SDR_PRIMARIES,
     SDR_TO_HDR_METHODS,
     SDR_TRANSFERS,
 )
@@ -54,20 +56,37 @@ class SdrToHdrParams(Params):
         1000.0,
         gt=0,
         le=MAX_PEAK_NITS,
-        description="cd/m^2 that SDR white expands to; above diffuse_white * nits_per_unit.",
+        description="cd/m^2 that SDR white expands to (bt2446c, power); the ceiling for auto, "
+        "which expands at most to 1000/203 x the reference white. Above diffuse_white * "
+        "nits_per_unit.",
     )
     diffuse_white: float = Field(
-        1.0, gt=0, le=100, description="Scene-linear value where reference (diffuse) white lands."
+        1.0,
+        gt=0,
+        le=100,
+        description="Scene-linear value where reference (diffuse) white lands; with operator "
+        "auto SDR mid-tones are linear up to it (SDR 18% grey -> 0.18 x diffuse_white).",
     )
     nits_per_unit: float = Field(
         100.0, gt=0, le=10000, description="cd/m^2 of scene-linear 1.0."
     )
-    transfer: Literal[SDR_TRANSFERS] = Field(
-        "srgb", description="SDR EOTF used to linearise code values: srgb or bt1886 (gamma 2.4)."
+    transfer: Literal[(AUTO, *SDR_TRANSFERS)] = Field(
+        AUTO,
+        description="SDR EOTF used to linearise code values: auto (a video's color_trc tag: "
+        "BT.709/BT.1886 -> bt1886, sRGB -> srgb; images and untagged video -> srgb), srgb, or "
+        "bt1886 (gamma 2.4). Reported as transfer_used.",
+    )
+    primaries: Literal[(AUTO, *SDR_PRIMARIES)] = Field(
+        AUTO,
+        description="Primaries of the SDR: auto (a video's color_primaries tag, e.g. BT.2020 -> "
+        "lin_rec2020; images and untagged video -> lin_rec709), or one of them. Reported as "
+        "primaries_used.",
     )
     operator: Literal[OPERATORS] = Field(
-        "bt2446c",
-        description="Inverse tone mapping: bt2446c (Report ITU-R BT.2446-1 Method C) or power.",
+        AUTO,
+        description="Inverse tone mapping: auto (blind: measures the shot once, keeps mid-tones "
+        "linear, expands only what was compressed or clipped), bt2446c (Report ITU-R BT.2446-1 "
+        "Method C) or power.",
     )
     preview: bool = Field(True, description="Write preview.png and, for sequences, preview.mp4.")
     fps: float | None = Field(

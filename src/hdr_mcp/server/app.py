@@ -54,7 +54,8 @@ INSTRUCTIONS = """\
 hdr-mcp makes and measures scene-referred linear HDR images (half-float OpenEXR, scene-linear
 1.0 = diffuse white, highlights far above 1.0, nothing clamped).
 - sdr_to_hdr_video converts SDR images, frame folders or videos to EXR frames.
-- evaluate measures an HDR result (PU21-PSNR/SSIM, Delta E ITP, peak_nits, dynamic range, ...).
+- evaluate measures an HDR result (PU21-PSNR/SSIM, Delta E ITP, peak_nits, dynamic range, ...)
+  and gives a QA verdict (pass/review/fail) with reasons to act on (banding, clipping, fake HDR).
 - inspect_hdr summarises one file. Long tools return a job handle after wait_seconds:
   call get_job(job_id, wait_seconds=60) until status is succeeded, failed or cancelled.
 Paths are resolved inside the server's allowed roots; outputs go to a new folder in the output
@@ -353,8 +354,9 @@ def _other_tools(hdr: HdrServer) -> list[ParamsTool]:
         ParamsTool.build(name="inspect_hdr", title="Inspect an HDR or SDR image",
                          description="Resolution, channels, colour space, transfer, bit depth, "
                          "min/max/mean, peak_scene and peak_nits, dynamic range in stops, fraction "
-                         "above 1.0, NaN/Inf counts, metadata, and a preview. SDR files are "
-                         "measured after linearising their transfer.",
+                         "above 1.0, NaN/Inf counts, metadata, and a preview; for HDR files the "
+                         "QA verdict (pass/review/fail) with reasons. SDR files are measured "
+                         "after linearising their transfer.",
                          params=InspectParams, body=inspect_hdr, annotations=READ_ONLY,
                          output=InspectView),
         ParamsTool.build(name="get_job", title="Get a job's state (long-poll)",

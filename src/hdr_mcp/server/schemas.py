@@ -41,8 +41,13 @@ class InspectView(BaseModel):
     compression: str | None
     stats: dict[str, Any] = Field(
         description="min/max/mean, peak_scene, peak_nits, dynamic range in stops, fraction "
-        "above 1.0, NaN/Inf counts (on linear light); 'definitions' says how each is computed."
+        "above 1.0, NaN/Inf counts (on linear light), and for HDR files the QA verdict "
+        "(pass/review/fail) with its reasons; 'definitions' says how each is computed."
     )
     attributes: dict[str, Any] = Field(description="Header attributes (provenance, tagging).")
     notes: list[str] = Field(default_factory=list, description="What the reader assumed or "
                              "noticed (untagged primaries, library warnings).")
+    qa: dict[str, Any] | None = Field(
+        None, description="HDR files: the QA verdict, reasons and the figures behind them "
+        "(banding at -2/-4 EV, clipped plateau, fake HDR); null for SDR files."
+    )
