@@ -33,7 +33,14 @@ def _arguments(text: str, results: dict[int, dict[str, Any]]) -> dict[str, Any]:
         return repr(results[step][key])
 
     call = ast.parse(f"f({_REFERENCE.sub(resolve, text)})", mode="eval").body
-    return {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+    json_names = {"true": True, "false": False, "null": None}  # agents write JSON literals
+
+    def value(node: ast.expr) -> Any:
+        if isinstance(node, ast.Name) and node.id in json_names:
+            return json_names[node.id]
+        return ast.literal_eval(node)
+
+    return {kw.arg: value(kw.value) for kw in call.keywords}
 
 
 def _keys(value: Any) -> set[str]:
@@ -74,6 +81,7 @@ async def _run_steps(client: Client, text: str, tools: dict[str, Any]) -> set[st
         ("convert_plate_to_hdr", {"input": "plate.png", "colorspace": "acescg"}),
         ("evaluate_against_reference",
          {"prediction": "pred.exr", "reference": "ref.exr", "nits_per_unit": "100"}),
+        ("make_hdri_for_lighting", {"scene": "a desert at dusk", "model": "tiny-qwen-image"}),
     ],
 )
 async def test_prompt_steps_run_and_name_real_result_keys(server, workspace, prompt, arguments):

@@ -67,6 +67,10 @@ def worker_views(store: JobStore, *, all_history: bool = True) -> list[dict[str,
 
 def _next_step(job: Job) -> str:
     status = job.status.value
+    if status == "queued" and job.needs_gpu:
+        return ("waiting for a GPU worker: start `hdr-mcp worker --device cuda` on a machine with "
+                "a GPU and the same home (tiny- presets, or allow_cpu=true, run on a CPU); "
+                f"get_job(job_id='{job.id}') follows it")
     if status in ("queued", "running"):
         return f"call get_job(job_id='{job.id}', wait_seconds=60) to wait for the result"
     if status == "succeeded":

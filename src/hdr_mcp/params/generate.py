@@ -68,6 +68,24 @@ class GenerateParams(Params):
         "in the output directory).")
     overwrite: bool = Field(False, description="Replace the images of an earlier run there.")
 
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, model: str) -> str:
+        """A family name is checked here (the registry is light); a folder path is checked where
+        the weights are read."""
+        from pathlib import Path
+
+        from hdr_mcp.errors import InvalidArgument
+        from hdr_mcp.models.registry import family
+
+        if "/" in model or "\\" in model or Path(model).expanduser().exists():
+            return model
+        try:
+            family(model)
+        except InvalidArgument as e:
+            raise ValueError(e.reason) from None
+        return model
+
     @field_validator("prompt")
     @classmethod
     def _one_source_of_prompts(cls, prompt: str | None, info: ValidationInfo) -> str | None:

@@ -108,6 +108,10 @@ class HdrServer:
                 )
                 self._worker_thread.start()
 
+    def gpu_worker_alive(self) -> bool:
+        """Whether a live worker with a CUDA device serves this store."""
+        return any((w.device or "").startswith("cuda") for w in self.store.workers(alive_only=True))
+
     # -- jobs --------------------------------------------------------------------------------
 
     def resolve_paths(self, kind: str, params: BaseModel) -> BaseModel:
@@ -176,6 +180,8 @@ class HdrServer:
                 last_reported = job.progress
             if job.finished or time.monotonic() >= deadline:
                 return job
+            if job.status is JobStatus.queued and job.needs_gpu and not self.gpu_worker_alive():
+                return job  # nothing here can run it: say so now (next_step), do not wait
             # a thread-mode worker runs in burst mode and exits when the queue runs dry
             if job.status is JobStatus.queued and (not ensured or self.config.worker == "thread"):
                 await anyio.to_thread.run_sync(self.ensure_worker)
