@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from bench_generate import _random_lora  # noqa: PLC0415 (a sibling script)
+    from bench_generate import _random_lora
 
     from hdr_mcp.jobs.context import LocalContext
     from hdr_mcp.jobs.kinds import job_kind
