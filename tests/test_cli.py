@@ -255,3 +255,27 @@ def test_workers_prune_and_models_commands(tmp_path):
     assert missing.returncode == 2 and "Qwen/Qwen-Image" in missing.stderr
     unknown = hdr_mcp("models", "info", "sdxl")
     assert unknown.returncode == 2 and "model='sdxl': unknown model; known:" in unknown.stderr
+
+
+def test_help_shows_flags_as_flags_and_no_old_spellings():
+    proc = hdr_mcp("sdr-to-hdr-video", "--help")
+    assert proc.returncode == 0
+    assert "<bool>" not in proc.stdout and "--overwrite " in proc.stdout
+    assert "--preview / --no-preview" in proc.stdout
+    for old in ("--out ", "--target-peak ", "--curve"):
+        assert old not in proc.stdout
+    assert "sdr-to-hdr " not in hdr_mcp("--help").stdout.replace("sdr-to-hdr-video", "")
+
+
+def test_the_report_shows_both_exposure_strips_with_a_reference(tmp_path):
+    from PIL import Image
+
+    from hdr_mcp.metrics.evaluate import evaluate
+
+    hdr = read_image(DATA / "city.exr").pixels[..., :3]
+    pred = write_exr(tmp_path / "pred.exr", hdr * np.float32(0.9))
+    ref = write_exr(tmp_path / "ref.exr", hdr)
+    alone = evaluate(pred, output_dir=tmp_path / "alone")
+    both = evaluate(pred, ref, output_dir=tmp_path / "both")
+    strip_h = Image.open(alone["report_png"]).height
+    assert Image.open(both["report_png"]).height > strip_h + 60  # a second strip: the reference

@@ -283,3 +283,30 @@ def test_a_resumed_job_keeps_finished_images(tmp_path):
     assert [r["resumed"] for r in again["images"]] == [True, False]
     assert Path(again["images"][0]["exr"]).read_bytes() == kept
     assert json.loads(json.dumps(again))  # JSON-safe
+
+
+def test_a_worker_keeps_serving_and_keeps_its_cache_after_a_bad_job(tmp_path, loras):
+    """A good job loads the model; a bad one (a LoRA for another family) fails clearly; the
+    next good job finds the pipeline still loaded (no second load)."""
+    from hdr_mcp.jobs.kinds import job_kind
+    from hdr_mcp.jobs.store import JobStatus, JobStore
+    from hdr_mcp.jobs.worker import Worker
+
+    store = JobStore(tmp_path / "home")
+    kind = job_kind("generate_hdr")
+
+    def submit(n: int, lora: Path) -> str:
+        params = kind.parse({"prompt": "x", "model": "tiny-qwen-image", "lora": str(lora),
+                             "output_dir": str(tmp_path / f"out{n}")})
+        return store.submit("generate_hdr", params.model_dump(mode="json")).id
+
+    jobs = [submit(0, loras["tiny-qwen-image"]), submit(1, loras["tiny-flux.1-dev"]),
+            submit(2, loras["tiny-qwen-image"])]
+    worker = Worker(store, "w_cache", poll_s=0.01, heartbeat_s=0.2)
+    assert worker.run(burst=True) == 3
+    states = [store.get(j) for j in jobs]
+    assert [s.status for s in states] == [JobStatus.succeeded, JobStatus.failed,
+                                          JobStatus.succeeded]
+    assert "tiny-flux.1-dev" in states[1].error
+    stats = worker.models.stats()
+    assert (stats["misses"], stats["hits"]) == (1, 1)  # loaded once, reused by job 2

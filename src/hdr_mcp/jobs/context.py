@@ -62,12 +62,15 @@ class JobContext:
         1 for the first run of a job, 2 for its first retry, ...
     device
         Where heavy work runs: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (the worker's device).
+    offload
+        ``None``, ``"model"`` or ``"sequential"``: how to load pipelines on a small GPU.
     """
 
     job_id: str
     workdir: Path
     attempt: int = 1
     device: str = "cpu"
+    offload: str | None = None
     _policy: PathPolicy = PathPolicy(None)
     _models: Any = None
 
@@ -191,8 +194,10 @@ class StoreContext(JobContext):
         stop_poll_s: float = 0.2,
         models: Any = None,
         device: str = "cpu",
+        offload: str | None = None,
     ) -> None:
         self.job_id = job.id
+        self.offload = offload
         self.lease = job.lease
         self.attempt = job.attempts
         self.device = device

@@ -106,7 +106,9 @@ class Worker:
         Throttles of :class:`StoreContext`.
     models
         The model cache handed to handlers (default: one created on first use, kept for the
-        worker's lifetime).
+        worker's lifetime, with ``memory_budget_bytes``).
+    offload
+        ``"model"`` or ``"sequential"``: how handlers load pipelines on a small GPU.
     """
 
     def __init__(
@@ -124,6 +126,8 @@ class Worker:
         progress_interval_s: float = 0.1,
         stop_poll_s: float = 0.2,
         models: Any = None,
+        offload: str | None = None,
+        memory_budget_bytes: int | None = None,
     ) -> None:
         if kinds is not None:
             kinds = tuple(kinds)
@@ -146,6 +150,8 @@ class Worker:
         self.progress_interval_s = progress_interval_s
         self.stop_poll_s = stop_poll_s
         self.models = models
+        self.offload = offload
+        self.memory_budget_bytes = memory_budget_bytes
         self._stop = threading.Event()
         self._current: tuple[str, StoreContext] | None = None
         self._in_handler = False
@@ -290,9 +296,14 @@ class Worker:
 
     def run_job(self, job: Job) -> Job:
         """Run a job this worker has claimed and record its outcome; returns the final state."""
+        if self.models is None and self.memory_budget_bytes is not None:
+            from hdr_mcp.models.cache import ModelCache
+
+            self.models = ModelCache(self.memory_budget_bytes)
         ctx = StoreContext(
             self.store, job, stop_event=self._stop, progress_interval_s=self.progress_interval_s,
             stop_poll_s=self.stop_poll_s, models=self.models, device=self.device,
+            offload=self.offload,
         )
         if self.models is None:
             self.models = ctx.models  # created on first use; kept for the next jobs
@@ -420,6 +431,8 @@ def run_worker(params: WorkerParams | None = None, **overrides: Any) -> int:
             store, p.worker_id, p.kinds, p.poll_seconds, p.heartbeat_seconds,
             device=p.device, stale_after_s=p.stale_after_seconds,
             idle_exit_s=p.idle_exit_seconds, retention_days=p.retention_days,
+            offload=p.offload,
+            memory_budget_bytes=None if p.memory_budget_gb is None else int(p.memory_budget_gb * 1e9),
         )
         return worker.run(burst=p.burst)
     finally:

@@ -50,6 +50,13 @@ class WorkerParams(Params):
                              "$HDR_MCP_HOME or the user data folder).")
     device: str = Field("auto", description="cpu, cuda, cuda:N, or auto (CUDA when torch sees a "
                         "GPU). A CPU worker leaves jobs that need a GPU alone.")
+    offload: Literal["model", "sequential"] | None = Field(
+        None, description="For GPUs too small for a whole pipeline: model (diffusers' model CPU "
+        "offload, one component on the GPU at a time) or sequential (layer by layer, slowest); "
+        "the VAE always stays on the GPU in float32.")
+    memory_budget_gb: float | None = Field(
+        None, gt=0, description="Memory the worker's model cache may fill before it evicts the "
+        "least recently used pipeline (default: 90% of the GPU, half the RAM on a CPU).")
     burst: bool = Field(False, description="Exit when the queue is empty.")
     worker_id: str | None = Field(None, description="Name of this worker (default: a fresh "
                                   "w_... id).")

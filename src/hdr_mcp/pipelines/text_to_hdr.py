@@ -241,12 +241,13 @@ def _pipeline(plan: _Plan, ctx: JobContext | None) -> Any:
 
     p = plan.params
     device = ctx.device if ctx is not None else "cpu"
+    offload = ctx.offload if ctx is not None and device != "cpu" else None
     lora_path = str(resolve_lora_source(p.lora)) if p.lora else None
-    key = CacheKey.of(plan.model, revision=p.revision, device=device,
+    key = CacheKey.of(plan.model, revision=p.revision, device=device, offload=offload,
                       loras={lora_path: 1.0} if lora_path else None)
 
     def load() -> Any:
-        loaded = load_pipeline(plan.model, revision=p.revision, device=device,
+        loaded = load_pipeline(plan.model, revision=p.revision, device=device, offload=offload,
                                allow_large_on_cpu=p.allow_cpu)
         loaded.pipe.set_progress_bar_config(disable=True)
         if lora_path:
@@ -350,6 +351,16 @@ def _scene_linear(plan: _Plan, values: np.ndarray, k: int, ctx: JobContext | Non
     return _two_stage(plan, values, k, ctx)
 
 
+def _sdr_light(plan: _Plan, values: np.ndarray) -> np.ndarray | None:
+    """Two-stage: the SDR picture as relative display light (what the verdict compares with)."""
+    if plan.params.method != "two-stage":
+        return None
+    from hdr_mcp.color import decode
+    from hdr_mcp.models.decode import vae_to_code
+
+    return decode(np.clip(vae_to_code(values), 0.0, 1.0).astype(np.float32), "srgb")
+
+
 def _two_stage(plan: _Plan, values: np.ndarray, k: int, ctx: JobContext | None) -> np.ndarray:
     """SDR display codes -> a 16-bit PNG beside the EXRs -> the sdr_to_hdr method."""
     import tempfile
@@ -390,15 +401,18 @@ def _provenance(plan: _Plan, prompt: Prompt, seed: int) -> dict[str, Any]:
     }
 
 
-def _judge(scene_rec709: np.ndarray, nits_per_unit: float, overflow: int = 0) -> dict[str, Any]:
+def _judge(scene_rec709: np.ndarray, nits_per_unit: float, overflow: int = 0,
+           sdr: np.ndarray | None = None) -> dict[str, Any]:
     """Honest numbers of what the EXR holds: peak, range, how much lies above 1.0, and the QA
-    verdict (plus a reason when values beyond the largest half float were clamped)."""
+    verdict (plus a reason when values beyond the largest half float were clamped). ``sdr``
+    (two-stage: the SDR picture as display light) lets the verdict tell a real expansion from a
+    gain of the SDR."""
     from hdr_mcp.metrics.qa import verdict
     from hdr_mcp.metrics.range import dynamic_range_stops, image_luminance
 
     y = image_luminance(scene_rec709, "lin_rec709")
     peak = float(y.max())
-    judged = verdict(scene_rec709, nits_per_unit=nits_per_unit, colorspace="lin_rec709")
+    judged = verdict(scene_rec709, sdr, nits_per_unit=nits_per_unit, colorspace="lin_rec709")
     if overflow:
         judged["reasons"].append(f"{overflow} value(s) beyond the largest half float (65504) "
                                  "were clamped: the LoRA's output overshoots its curve")
@@ -487,11 +501,13 @@ def generate(params: GenerateParams | dict[str, Any], ctx: JobContext | None = N
                                      f"image {n + 1}/{len(images)} step {step}/{plan.steps}")
 
                 latents, shift = _denoise(loaded, plan, used, seed, on_step)
-                scene = _scene_linear(plan, _to_values(loaded, plan, latents, shift), k, ctx)
+                values = _to_values(loaded, plan, latents, shift)
+                scene = _scene_linear(plan, values, k, ctx)
                 overflow = int(np.count_nonzero(np.abs(scene) > HALF_MAX))
                 scene = np.clip(scene, -HALF_MAX, HALF_MAX)  # what a half-float EXR can hold
                 kept = {**_write(plan, k, scene, _provenance(plan, used, seed)),
-                        **_judge(scene, p.nits_per_unit, overflow), "resumed": False}
+                        **_judge(scene, p.nits_per_unit, overflow, _sdr_light(plan, values)),
+                        "resumed": False}
             rows.append({"index": k, "prompt": prompt.text, "seed": seed, **kept})
             if ctx is not None:
                 ctx.progress((n + 1) * plan.steps, total_steps, f"image {n + 1}/{len(images)}")
