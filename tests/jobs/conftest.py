@@ -24,7 +24,7 @@ FAST_WORKER_ARGS = ["--poll-seconds", "0.05", "--heartbeat-seconds", "0.2",
                     "--log-level", "DEBUG"]
 
 
-def _wait_until(predicate: Callable[[], object], timeout_s: float = 10.0, what: str = "") -> object:
+def _wait_until(predicate: Callable[[], object], timeout_s: float = 60.0, what: str = "") -> object:
     deadline = time.monotonic() + timeout_s
     while True:
         value = predicate()
@@ -37,7 +37,7 @@ def _wait_until(predicate: Callable[[], object], timeout_s: float = 10.0, what: 
 
 @pytest.fixture
 def wait_until() -> Callable[..., object]:
-    """``wait_until(predicate, timeout_s=10, what="")``: poll until truthy, else fail."""
+    """``wait_until(predicate, timeout_s=60, what="")``: poll until truthy, else fail."""
     return _wait_until
 
 
@@ -85,7 +85,7 @@ def spawn_worker(
     for proc in procs:
         if proc.poll() is None:
             proc.kill()
-        proc.communicate(timeout=10)
+        proc.communicate(timeout=60)
 
 
 @pytest.fixture

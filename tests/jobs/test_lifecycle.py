@@ -210,7 +210,7 @@ def test_a_killed_conversion_resumes_and_ends_identical_to_an_uninterrupted_run(
     wait_until(lambda: len(list(out.glob("frame_*.exr"))) >= 5, timeout_s=60,
                what="some frames written")
     first.kill()
-    first.wait(timeout=10)
+    first.wait(timeout=60)
     kept = len(list(out.glob("frame_*.exr")))
     assert kept < 60, "the run finished before the kill: make the frames bigger"
     second = spawn_worker("--burst", worker_id="w_resumer")

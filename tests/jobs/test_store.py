@@ -324,10 +324,10 @@ def test_wait_reports_progress_from_a_thread(store: JobStore) -> None:
     store.claim("w1")
     for i in range(1, 4):
         # Each step waits until the waiter reported the previous state, so none is missed.
-        assert reported.wait(timeout=10)
+        assert reported.wait(timeout=60)
         reported.clear()
         store.set_progress(job.id, i, 3, f"step {i}")
-    assert reported.wait(timeout=10)
+    assert reported.wait(timeout=60)
     store.succeed(job.id, {"ok": True})
     waiter.join(timeout=10)
     assert outcome and outcome[0].status is JobStatus.succeeded

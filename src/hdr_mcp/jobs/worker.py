@@ -393,6 +393,13 @@ class Worker:
             _log.info("job %s (%s): %s", job.id, job.kind, status.value)
 
 
+def _nvidia_driver() -> bool:
+    """Whether an NVIDIA driver is present (Linux: its /proc entry; elsewhere nvidia-smi)."""
+    import shutil
+
+    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
+
+
 def resolve_device(device: str) -> str:
     """``cpu``, ``cuda``, ``cuda:N`` checked against what torch sees; ``auto``: CUDA when
     available. :class:`InvalidArgument` naming ``device`` otherwise."""
@@ -400,6 +407,8 @@ def resolve_device(device: str) -> str:
         return "cpu"
     if device != "auto" and not re.fullmatch(r"cuda(:\d+)?", device):
         raise InvalidArgument("device", device, "expected cpu, cuda, cuda:N or auto")
+    if device == "auto" and not _nvidia_driver():
+        return "cpu"  # no driver, no GPU: do not pay a torch import to find out
     try:
         import torch
     except ImportError:
