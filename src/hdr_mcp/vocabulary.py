@@ -69,8 +69,14 @@ QA_VERDICTS: tuple[str, ...] = ("pass", "review", "fail")
 #: Inverse tone-mapping operators of the classical SDR -> HDR method.
 OPERATORS: tuple[str, ...] = ("auto", "bt2446c", "power")
 
-#: Methods of ``sdr_to_hdr_video``.
-SDR_TO_HDR_METHODS: tuple[str, ...] = ("classical",)
+#: Methods of ``sdr_to_hdr_video``: inverse tone mapping, or a video diffusion model.
+SDR_TO_HDR_METHODS: tuple[str, ...] = ("classical", "ltx2-hdr", "wan-vace")
+
+#: The ``sdr_to_hdr_video`` methods that run a diffusion model (they prefer a GPU worker).
+DIFFUSION_METHODS: tuple[str, ...] = ("ltx2-hdr", "wan-vace")
+
+#: Second stages of ``ltx2-hdr``: ``latent-x2`` upsamples the latents 2x and refines them.
+UPSCALES: tuple[str, ...] = ("latent-x2",)
 
 #: Optional metrics ``evaluate`` computes when asked (``extra_metrics``).
 EXTRA_METRICS: tuple[str, ...] = ("cvvdp",)

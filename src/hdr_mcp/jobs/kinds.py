@@ -33,6 +33,7 @@ from hdr_mcp.errors import HdrMcpError, InvalidArgument
 from hdr_mcp.params.evaluate import EvaluateParams
 from hdr_mcp.params.generate import GenerateParams
 from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams
+from hdr_mcp.vocabulary import DIFFUSION_METHODS
 
 __all__ = [
     "BUILTIN_KINDS",
@@ -87,6 +88,9 @@ class JobKind:
         only for tiny presets or when told to).
     timeout_s
         Longest a single attempt may run, or ``None``.
+    gpu_methods
+        Values of the parameters' ``method`` that make a job of an ``any`` kind behave like a
+        ``cuda`` one (``sdr_to_hdr_video``: the diffusion methods; classical runs anywhere).
     """
 
     name: str
@@ -98,6 +102,7 @@ class JobKind:
     max_attempts: int = 3
     timeout_s: float | None = None
     device: Device = "any"
+    gpu_methods: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         _check(self.name, self.run)
@@ -132,10 +137,12 @@ class JobKind:
         return None if model is None else str(model)
 
     def needs_gpu(self, params: BaseModel) -> bool:
-        """Whether only a GPU worker may take the job: a ``cuda`` kind on a real (not tiny)
-        model, unless the caller allowed the CPU (``allow_cpu``)."""
+        """Whether only a GPU worker may take the job: a ``cuda`` kind (or a method in
+        ``gpu_methods``) on a real (not tiny) model, unless the caller allowed the CPU
+        (``allow_cpu``)."""
         model = str(getattr(params, "model", "") or "")
-        return (self.device == "cuda" and not model.startswith("tiny-")
+        gpu = self.device == "cuda" or getattr(params, "method", None) in self.gpu_methods
+        return (gpu and not model.startswith("tiny-")
                 and not getattr(params, "allow_cpu", False))
 
     def parse(self, params: Mapping[str, Any] | BaseModel) -> Any:
@@ -170,9 +177,13 @@ BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
             "scene-linear half-float EXR frames plus a tone-mapped preview PNG/MP4. The default "
             "operator 'auto' measures the shot once and expands only what was compressed or "
             "clipped (no pumping); the SDR transfer and primaries come from the video's tags "
-            "(reported as transfer_used, primaries_used). Resumable: a retried job keeps "
-            "finished frames.",
+            "(reported as transfer_used, primaries_used). method='ltx2-hdr' (LTX-2.3 HDR "
+            "IC-LoRA) or 'wan-vace' (Wan VACE + log-gamma HDR LoRA, exposure masks and "
+            "captions) let a video diffusion model invent what was clipped, in overlapping "
+            "temporal windows; they run on a GPU worker. Resumable: a retried job keeps "
+            "finished frames (diffusion: finished windows).",
             resumable=True,
+            gpu_methods=frozenset(DIFFUSION_METHODS),
         ),
         JobKind(
             name="generate_hdr",

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from hdr_mcp.params import INPUT, OUTPUT_DIR, Cli, Params, stop_after_start
+from hdr_mcp.params import INPUT, INPUT_FILE, OUTPUT_DIR, Cli, Params, stop_after_start
 from hdr_mcp.vocabulary import (
     AUTO,
     COLORSPACES,
     COMPRESSIONS,
+    DIFFUSION_METHODS,
     OPERATORS,
     SDR_PRIMARIES,
     SDR_TO_HDR_METHODS,
     SDR_TRANSFERS,
+    UPSCALES,
 )
 
 #: Largest display luminance BT.2100 PQ can signal, cd/m^2.
 MAX_PEAK_NITS = 10000.0
+#: Model each diffusion method uses when ``model`` is not given.
+DEFAULT_MODELS = {"ltx2-hdr": "ltx-2.3", "wan-vace": "wan2.1-vace-1.3b"}
+#: Arguments only the classical method reads, and only the diffusion methods read.
+CLASSICAL_ONLY = ("operator", "target_peak_nits", "diffuse_white")
+DIFFUSION_ONLY = ("model", "lora", "lora_scale", "prompt", "window", "overlap", "steps", "seed",
+                  "guidance", "upscale", "reference_image", "revision", "allow_cpu")
+#: Arguments only one diffusion method reads.
+METHOD_ONLY = {"upscale": "ltx2-hdr", "reference_image": "wan-vace"}
 
 
 class SdrToHdrParams(Params):
@@ -30,7 +40,10 @@ class SdrToHdrParams(Params):
         "video file.",
     )
     method: Literal[SDR_TO_HDR_METHODS] = Field(
-        "classical", description="Conversion method. 'classical': inverse tone mapping, no weights."
+        "classical", description="Conversion method. 'classical': inverse tone mapping, no "
+        "weights, any machine; 'ltx2-hdr': LTX-2.3 with the HDR IC-LoRA (LogC3), conditioned on "
+        "the SDR video; 'wan-vace': Wan VACE with a log-gamma HDR LoRA, exposure masks and "
+        "captions for the clipped regions. Diffusion methods run on a GPU worker.",
     )
     output_dir: Annotated[str | None, OUTPUT_DIR, Cli(aliases=("--out",))] = Field(
         None,
@@ -93,4 +106,67 @@ class SdrToHdrParams(Params):
         None, gt=0, description="Preview MP4 frame rate; default: the video's, 24 for frames."
     )
 
+    model: str | None = Field(
+        None, description="Diffusion methods: model family (list_models), a tiny-<name> preset "
+        "or a local diffusers folder (default: ltx-2.3 for ltx2-hdr, wan2.1-vace-1.3b for "
+        "wan-vace).")
+    lora: str | None = Field(
+        None, description="Diffusion methods: HDR LoRA, a local .safetensors file or "
+        "repo_id/filename (ltx2-hdr default: the public LTX-2.3 HDR IC-LoRA; wan-vace: required). "
+        "Its metadata gives the curve; a LoRA for another curve is refused.")
+    lora_scale: float = Field(1.0, ge=0, le=4, description="Diffusion methods: LoRA strength.")
+    prompt: str | None = Field(
+        None, description="Diffusion methods: what the shot shows. wan-vace adds '[Overexposed: "
+        "...]' / '[Underexposed: ...]' parts built from the exposure masks unless the prompt "
+        "has them; the prompt used is reported.")
+    window: int | None = Field(
+        None, ge=1, description="Diffusion methods: frames per temporal window (ltx2-hdr 8k+1, "
+        "default 121; wan-vace 4k+1, default 33). Longer shots are cut into overlapping windows "
+        "blended in latent space.")
+    overlap: int | None = Field(
+        None, ge=1, description="Diffusion methods: frames shared by neighbouring windows "
+        "(ltx2-hdr 8k+1, default 25; wan-vace 4k+1, default 9).")
+    steps: int | None = Field(
+        None, ge=1, le=200, description="Diffusion methods: denoising steps (default: the "
+        "model's).")
+    seed: int = Field(0, ge=0, lt=2**32, description="Diffusion methods: noise seed (every "
+                      "window uses it).")
+    guidance: float | None = Field(
+        None, ge=0, le=30, description="Diffusion methods: classifier-free guidance scale "
+        "(default 1.0: off).")
+    upscale: Literal[UPSCALES] | None = Field(
+        None, description="ltx2-hdr only: 'latent-x2' runs the second stage (latent upsampler, "
+        "2x the width and height, then a refining pass).")
+    reference_image: Annotated[str | None, INPUT_FILE] = Field(
+        None, description="wan-vace only: an image of the scene (e.g. a bracketed still) the "
+        "model may take detail from.")
+    revision: str | None = Field(None, description="Diffusion methods: model revision "
+                                 "(default: the pinned one).")
+    allow_cpu: bool = Field(False, description="Diffusion methods: run a full-size model on the "
+                            "CPU (very slow); tiny presets always may.")
+
     _stop_after_start = field_validator("stop")(stop_after_start)
+
+    @field_validator(*CLASSICAL_ONLY, *DIFFUSION_ONLY)
+    @classmethod
+    def _read_by_the_method(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse an argument the chosen method would ignore (defaults always pass)."""
+        method = info.data.get("method", "classical")
+        name = info.field_name
+        if value == cls.model_fields[name].default:
+            return value
+        diffusion = method in DIFFUSION_METHODS
+        if name in (DIFFUSION_ONLY if not diffusion else CLASSICAL_ONLY):
+            readers = "the diffusion methods (ltx2-hdr, wan-vace)" if not diffusion else (
+                "method 'classical'")
+            raise ValueError(f"is only read by {readers}, not by method {method!r}")
+        if name in METHOD_ONLY and METHOD_ONLY[name] != method:
+            raise ValueError(f"is only read by method {METHOD_ONLY[name]!r}, not {method!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _default_model(self) -> SdrToHdrParams:
+        """A diffusion method without ``model`` uses its default family."""
+        if self.method in DIFFUSION_METHODS and self.model is None:
+            self.model = DEFAULT_MODELS[self.method]
+        return self

@@ -73,7 +73,7 @@ import numpy as np
 from hdr_mcp.errors import InvalidArgument, UnsupportedFile
 from hdr_mcp.params import parse
 from hdr_mcp.params.sdr_to_hdr import MAX_PEAK_NITS, SdrToHdrParams
-from hdr_mcp.vocabulary import AUTO, SDR_TO_HDR_METHODS, SDR_TRANSFERS
+from hdr_mcp.vocabulary import AUTO, DIFFUSION_METHODS, SDR_TO_HDR_METHODS, SDR_TRANSFERS
 
 if TYPE_CHECKING:
     from hdr_mcp.color.inverse_tonemap import ShotAnalysis
@@ -543,6 +543,10 @@ def convert(
 
     # 1. validate everything before any work
     params = parse(SdrToHdrParams, {"input": str(input), "output_dir": str(output_dir), **options})
+    if params.method in DIFFUSION_METHODS:
+        from hdr_mcp.pipelines.video.diffusion import convert_with_diffusion
+
+        return convert_with_diffusion(params, ctx)
     plan = check_inputs(params)
     if ctx is not None:  # again where the files are opened: the roots the job came with
         for path in plan.source.files or (Path(plan.source.path),):
