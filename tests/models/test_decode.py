@@ -142,7 +142,7 @@ def test_tiling_reproduces_a_local_decoder_exactly():
     def decode(tile):
         return tile.repeat_interleave(8, dim=-1).repeat_interleave(8, dim=-2)[:, :3] * 2
 
-    tiled = _tiled(decode, z, 8, tile_px=128, overlap_px=32)
+    tiled = _tiled(lambda piece, top, left: decode(piece), z, 8, tile_px=128, overlap_px=32)
     assert tiled.shape == (1, 3, 2, 360, 296)
     assert (tiled - decode(z)).abs().max().item() < 1e-5
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CacheKey", "ModelCache", "pipeline_bytes"]
+__all__ = ["CacheKey", "ModelCache", "cached_pipeline", "local_cache", "pipeline_bytes"]
 
 
 @dataclass(frozen=True)
@@ -236,3 +236,41 @@ class ModelCache:
             import torch
 
             torch.cuda.empty_cache()
+
+
+def local_cache(holder: dict[str, Any] = {}) -> ModelCache:  # noqa: B006 (one per process)
+    """A cache for library calls without a job context (one per process)."""
+    if "cache" not in holder:
+        holder["cache"] = ModelCache()
+    return holder["cache"]
+
+
+def cached_pipeline(model: str, *, family: Any, ctx: Any = None, revision: str | None = None,
+                    lora: str | None = None, lora_scale: float = 1.0,
+                    allow_cpu: bool = False, adapter_name: str = "hdr") -> Any:
+    """The :class:`~hdr_mcp.models.loading.LoadedPipeline` of ``model`` (with the HDR LoRA
+    ``lora`` loaded as ``adapter_name``) from the worker's cache (``ctx.models``; a
+    per-process cache without a context), on ``ctx.device`` with ``ctx.offload``; the LoRA set
+    to ``lora_scale``. A second job on the same model and LoRA does not load them again."""
+    from hdr_mcp.models.loading import load_pipeline
+    from hdr_mcp.models.lora import load_hdr_lora, resolve_lora_source
+
+    device = ctx.device if ctx is not None else "cpu"
+    offload = ctx.offload if ctx is not None and device != "cpu" else None
+    lora_path = str(resolve_lora_source(lora)) if lora else None
+    key = CacheKey.of(model, revision=revision, device=device, offload=offload,
+                      loras={lora_path: 1.0} if lora_path else None)
+
+    def load() -> Any:
+        loaded = load_pipeline(model, revision=revision, device=device, offload=offload,
+                               allow_large_on_cpu=allow_cpu)
+        loaded.pipe.set_progress_bar_config(disable=True)
+        if lora_path:
+            load_hdr_lora(loaded.pipe, lora_path, family=family, adapter_name=adapter_name)
+        return loaded
+
+    cache = ctx.models if ctx is not None else local_cache()
+    loaded = cache.get_or_load(key, load)
+    if lora_path:
+        loaded.pipe.set_adapters([adapter_name], adapter_weights=[lora_scale])
+    return loaded

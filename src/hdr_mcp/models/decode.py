@@ -49,7 +49,15 @@ from hdr_mcp.errors import InvalidArgument
 from hdr_mcp.models import registry
 from hdr_mcp.models.registry import ModelFamily
 
-__all__ = ["AUTO_TILE_PIXELS", "decode_latents", "denormalise_latents", "vae_to_code"]
+__all__ = [
+    "AUTO_TILE_PIXELS",
+    "CausalStream",
+    "TemporalDecoder",
+    "decode_latents",
+    "decode_vae_latents",
+    "denormalise_latents",
+    "vae_to_code",
+]
 
 AUTO_TILE_PIXELS = 1536 * 1536
 """``tiled=None`` tiles frames larger than this many pixels (about 2.4 megapixels)."""
@@ -103,23 +111,37 @@ def decode_latents(
         float32, (B, 3, height, width) for images, (B, 3, F, height, width) for videos;
         values nominally in [-1, 1], unclamped.
     """
-    import torch
-
     entry = registry.family(family) if isinstance(family, str) else family
     z = denormalise_latents(pipe, latents, entry, height=height, width=width,
                             reference_frames=reference_frames)
     use_tiles = tiled if tiled is not None else height * width > AUTO_TILE_PIXELS
-    with _float32_vae(pipe.vae), torch.no_grad():
-        z = z.to(device=_execution_device(pipe), dtype=torch.float32)
-        decode = _decoder_for(pipe.vae, entry)
-        scale = entry.latent.spatial_compression
-        out = (_tiled(decode, z, scale, tile_pixels, tile_overlap_pixels) if use_tiles
-               else decode(z))
-    out = out.float()
+    out = decode_vae_latents(pipe, z, entry, tiled=use_tiles, tile_pixels=tile_pixels,
+                             tile_overlap_pixels=tile_overlap_pixels)
     if entry.latent.packing == "qwen-packed":
         out = out[:, :, 0]
     _check_frames(out, entry, num_frames)
     return out
+
+
+def decode_vae_latents(pipe: Any, z: Any, family: ModelFamily | str, *, tiled: bool = False,
+                       tile_pixels: int = TILE_PIXELS,
+                       tile_overlap_pixels: int = TILE_OVERLAP_PIXELS):
+    """Decode VAE-input latents ``z`` (already unpacked and de-normalised:
+    :func:`denormalise_latents`) in float32 with no clamp; ``tiled``: in overlapping spatial
+    tiles blended with ramps. Returns float32 (B, 3, [F,] H, W) VAE-space values."""
+    import torch
+
+    entry = registry.family(family) if isinstance(family, str) else family
+    with _float32_vae(pipe.vae), torch.no_grad():
+        z = z.to(device=_execution_device(pipe), dtype=torch.float32)
+        decode = _decoder_for(pipe.vae, entry)
+        scale = entry.latent.spatial_compression
+        if tiled:
+            out = _tiled(lambda piece, top, left: decode(piece), z, scale, tile_pixels,
+                         tile_overlap_pixels)
+        else:
+            out = decode(z)
+    return out.float()
 
 
 def denormalise_latents(pipe, latents, entry: ModelFamily, *, height: int, width: int,
@@ -166,26 +188,41 @@ def _decoder_for(vae, entry: ModelFamily) -> Callable[[Any], Any]:
 def _causal_frame_decode(vae, z):
     """``AutoencoderKLWan._decode`` / ``AutoencoderKLQwenImage._decode`` (diffusers 0.42.1)
     without the final ``torch.clamp(out, -1, 1)``: frame by frame through the causal decoder,
-    sharing its feature cache."""
-    import torch
+    sharing one feature cache."""
+    return CausalStream(vae).decode(z)
 
-    _pre_forward(vae)
-    vae.clear_cache()
-    x = vae.post_quant_conv(z)
-    frames = []
-    for index in range(x.shape[2]):
-        vae._conv_idx = [0]
-        kwargs = {"first_chunk": True} if index == 0 and _takes_first_chunk(vae) else {}
-        frames.append(vae.decoder(x[:, :, index:index + 1], feat_cache=vae._feat_map,
-                                  feat_idx=vae._conv_idx, **kwargs))
-    vae.clear_cache()
-    out = torch.cat(frames, dim=2)
-    patch_size = getattr(vae.config, "patch_size", None)
-    if patch_size is not None:
-        from diffusers.models.autoencoders.autoencoder_kl_wan import unpatchify
 
-        out = unpatchify(out, patch_size=patch_size)
-    return out
+class CausalStream:
+    """The causal frame decoder of a Wan / Qwen-Image VAE, fed latent frames in order over any
+    number of calls, with its own copy of the feature cache (the VAE's own cache is reset by
+    every encode and decode the pipeline makes in between). Decoding a shot's latents in pieces
+    gives exactly what one call on all of them gives; no clamp."""
+
+    def __init__(self, vae) -> None:
+        self.vae = vae
+        vae.clear_cache()
+        self._cache = [None] * len(vae._feat_map)
+        self._first = True
+
+    def decode(self, z):
+        import torch
+
+        vae = self.vae
+        _pre_forward(vae)
+        x = vae.post_quant_conv(z)
+        frames = []
+        for index in range(x.shape[2]):
+            kwargs = {"first_chunk": True} if self._first and _takes_first_chunk(vae) else {}
+            frames.append(vae.decoder(x[:, :, index:index + 1], feat_cache=self._cache,
+                                      feat_idx=[0], **kwargs))
+            self._first = False
+        out = torch.cat(frames, dim=2)
+        patch_size = getattr(vae.config, "patch_size", None)
+        if patch_size is not None:
+            from diffusers.models.autoencoders.autoencoder_kl_wan import unpatchify
+
+            out = unpatchify(out, patch_size=patch_size)
+        return out
 
 
 def _takes_first_chunk(vae) -> bool:
@@ -267,14 +304,15 @@ def _ramp_weights(start: int, size: int, length: int, overlap: int, scale: int, 
 
 def _tiled(decode, z, scale: int, tile_px: int = TILE_PIXELS,
            overlap_px: int = TILE_OVERLAP_PIXELS):
-    """Decode ``z`` in overlapping spatial tiles and blend them (weights sum to one)."""
+    """Decode ``z`` in overlapping spatial tiles and blend them (weights sum to one);
+    ``decode(piece, top, left)`` decodes the tile at latent ``(top, left)``."""
     tile, overlap = max(tile_px // scale, 2), max(overlap_px // scale, 1)
     height, width = z.shape[-2], z.shape[-1]
     out = weight_sum = None
     for top in _tile_starts(height, tile, overlap):
         for left in _tile_starts(width, tile, overlap):
             piece = z[..., top:top + tile, left:left + tile]
-            pixels = decode(piece).float()
+            pixels = decode(piece, top, left).float()
             wy = _ramp_weights(top, piece.shape[-2], height, overlap, scale, pixels)
             wx = _ramp_weights(left, piece.shape[-1], width, overlap, scale, pixels)
             weight = wy[:, None] * wx[None, :]
@@ -287,3 +325,105 @@ def _tiled(decode, z, scale: int, tile_px: int = TILE_PIXELS,
             out[..., rows, cols] += pixels * weight
             weight_sum[rows, cols] += weight
     return out / weight_sum
+
+
+# --------------------------------------------------------------------------- in time
+
+
+class TemporalDecoder:
+    """Decodes a shot's latent timeline (VAE-input latents, (B, C, F', h, w)) as it arrives, in
+    float32 with no clamp, handing back pixel frames as soon as they are final: memory stays
+    flat in the shot's length.
+
+    * Causal VAEs (Wan): every latent frame goes through :class:`CausalStream` (one per spatial
+      tile), exactly as one decode of the whole timeline would.
+    * LTX-2: chunks of ``chunk_latents`` latents overlapping by ``overlap_latents``. The
+      decoder pads each chunk's ends by repeating its edge frames, which disturbs the first and
+      last ``margin_latents`` latents' frames (about 2 latents on the tiny preset); of the
+      ``step * (overlap_latents - 1) + 1`` frames two chunks share, those near either chunk's
+      edge are taken from the other chunk only and the rest cross-faded with a linear ramp
+      (weights sum to one), so a chunk boundary neither jumps nor ghosts and a timeline that
+      does not change in time decodes as in one piece.
+
+    ``tiled``: each chunk is also decoded in overlapping spatial tiles (as
+    :func:`decode_vae_latents`). Call :meth:`push` with consecutive latents, then
+    :meth:`finish`; both return float32 (B, 3, f, H, W) frames or None.
+    """
+
+    def __init__(self, pipe: Any, family: ModelFamily | str, *, chunk_latents: int = 16,
+                 overlap_latents: int = 6, margin_latents: int = 2, tiled: bool = False,
+                 tile_pixels: int = TILE_PIXELS,
+                 tile_overlap_pixels: int = TILE_OVERLAP_PIXELS) -> None:
+        self.pipe = pipe
+        self.entry = registry.family(family) if isinstance(family, str) else family
+        self.causal = self.entry.latent.packing in ("wan", "qwen-packed")
+        self.step = self.entry.latent.temporal_compression
+        if not 2 * margin_latents + 1 <= overlap_latents < chunk_latents:
+            raise InvalidArgument("overlap_latents", overlap_latents,
+                                  f"must be at least 2 * margin_latents + 1 = "
+                                  f"{2 * margin_latents + 1} and below chunk_latents="
+                                  f"{chunk_latents}")
+        self.chunk, self.overlap, self.margin = chunk_latents, overlap_latents, margin_latents
+        self.tiled, self.tile = tiled, (tile_pixels, tile_overlap_pixels)
+        self._streams: dict[tuple[int, int], CausalStream] = {}
+        self._buffer: Any = None
+        self._tail: Any = None
+
+    def _decode(self, z):
+        import torch
+
+        vae, entry = self.pipe.vae, self.entry
+        with _float32_vae(vae), torch.no_grad():
+            z = z.to(device=_execution_device(self.pipe), dtype=torch.float32)
+            if self.causal:
+                def decode(piece, top, left):
+                    stream = self._streams.setdefault((top, left), CausalStream(vae))
+                    return stream.decode(piece)
+            else:
+                plain = _decoder_for(vae, entry)
+
+                def decode(piece, top, left):
+                    return plain(piece)
+            if self.tiled:
+                scale = entry.latent.spatial_compression
+                return _tiled(decode, z, scale, *self.tile).float()
+            return decode(z, 0, 0).float()
+
+    def push(self, z):
+        """Add the next latents; return the frames now final (or None)."""
+        import torch
+
+        if self.causal:
+            return self._decode(z)
+        self._buffer = z if self._buffer is None else torch.cat([self._buffer, z], dim=2)
+        out = []
+        while self._buffer.shape[2] >= self.chunk:
+            out.append(self._chunk(self._buffer[:, :, :self.chunk], final=False))
+            self._buffer = self._buffer[:, :, self.chunk - self.overlap:]
+        return torch.cat(out, dim=2) if out else None
+
+    def finish(self):
+        """The frames still held (the end of the timeline)."""
+        if self.causal or self._buffer is None:
+            return None
+        if self._tail is None or self._buffer.shape[2] > self.overlap:
+            out = self._chunk(self._buffer, final=True)
+        else:
+            out = self._tail
+        self._buffer = self._tail = None
+        return out
+
+    def _chunk(self, z, *, final: bool):
+        import torch
+
+        pixels = self._decode(z)
+        if self._tail is not None:
+            n, edge = self._tail.shape[2], self.margin * self.step
+            ramp = (torch.arange(n, dtype=torch.float32, device=pixels.device) - edge + 1)
+            ramp = (ramp / (n - 2 * edge + 1)).clamp(0, 1).view(1, 1, n, 1, 1)
+            pixels[:, :, :n] = self._tail * (1 - ramp) + pixels[:, :, :n] * ramp
+        if final:
+            return pixels
+        keep = self.step * (self.overlap - 1) + 1
+        self._tail = pixels[:, :, -keep:]
+        return pixels[:, :, :-keep]

@@ -235,42 +235,11 @@ def check_inputs(p: GenerateParams, ctx: JobContext | None) -> _Plan:
 def _pipeline(plan: _Plan, ctx: JobContext | None) -> Any:
     """The loaded pipeline from the worker's cache (a second job on the same model and LoRA
     does not load it again); the LoRA set to this job's scale."""
-    from hdr_mcp.models.cache import CacheKey
-    from hdr_mcp.models.loading import load_pipeline
-    from hdr_mcp.models.lora import load_hdr_lora, resolve_lora_source
+    from hdr_mcp.models.cache import cached_pipeline
 
     p = plan.params
-    device = ctx.device if ctx is not None else "cpu"
-    offload = ctx.offload if ctx is not None and device != "cpu" else None
-    lora_path = str(resolve_lora_source(p.lora)) if p.lora else None
-    key = CacheKey.of(plan.model, revision=p.revision, device=device, offload=offload,
-                      loras={lora_path: 1.0} if lora_path else None)
-
-    def load() -> Any:
-        loaded = load_pipeline(plan.model, revision=p.revision, device=device, offload=offload,
-                               allow_large_on_cpu=p.allow_cpu)
-        loaded.pipe.set_progress_bar_config(disable=True)
-        if lora_path:
-            load_hdr_lora(loaded.pipe, lora_path, family=plan.family, adapter_name="hdr")
-        return loaded
-
-    cache = ctx.models if ctx is not None else _local_cache()
-    loaded = cache.get_or_load(key, load)
-    if lora_path:
-        loaded.pipe.set_adapters(["hdr"], adapter_weights=[p.lora_scale])
-    return loaded
-
-
-_LOCAL: dict[str, Any] = {}
-
-
-def _local_cache() -> Any:
-    """A cache for library calls without a job context (one per process)."""
-    if "cache" not in _LOCAL:
-        from hdr_mcp.models.cache import ModelCache
-
-        _LOCAL["cache"] = ModelCache()
-    return _LOCAL["cache"]
+    return cached_pipeline(plan.model, family=plan.family, ctx=ctx, revision=p.revision,
+                           lora=p.lora, lora_scale=p.lora_scale, allow_cpu=p.allow_cpu)
 
 
 # -- one image ---------------------------------------------------------------------------------
