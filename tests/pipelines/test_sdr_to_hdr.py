@@ -720,7 +720,7 @@ def test_sequence_frame_of_another_size_fails_when_reached(tmp_path):
 
 
 def test_methods_lists_only_implemented_ones():
-    assert METHODS == ("classical",)
+    assert METHODS == ("classical", "ltx2-hdr", "wan-vace")
 
 
 # -- memory ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ MAX_PEAK_NITS = 10000.0
 #: Model each diffusion method uses when ``model`` is not given.
 DEFAULT_MODELS = {"ltx2-hdr": "ltx-2.3", "wan-vace": "wan2.1-vace-1.3b"}
 #: Arguments only the classical method reads, and only the diffusion methods read.
-CLASSICAL_ONLY = ("operator", "target_peak_nits", "diffuse_white")
+CLASSICAL_ONLY = ("target_peak_nits", "diffuse_white", "transfer", "primaries", "operator")
 DIFFUSION_ONLY = ("model", "lora", "lora_scale", "prompt", "window", "overlap", "steps", "seed",
                   "guidance", "upscale", "reference_image", "revision", "allow_cpu")
 #: Arguments only one diffusion method reads.

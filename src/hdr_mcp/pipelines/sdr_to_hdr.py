@@ -4,8 +4,9 @@ Job kind ``sdr_to_hdr_video`` (handler :func:`run`); the plain function is :func
 
 Method ``"classical"`` needs no model weights: it linearises the SDR code values, expands them
 with an inverse tone-mapping operator (:mod:`hdr_mcp.color.inverse_tonemap`) and writes
-half-float OpenEXR frames. Later methods (LTX-2 HDR IC-LoRA, Wan-VACE, LumaFlux) will join
-:data:`METHODS` when they are implemented.
+half-float OpenEXR frames. Methods ``"ltx2-hdr"`` (LTX-2 HDR IC-LoRA) and ``"wan-vace"``
+(Wan VACE + a log-gamma HDR LoRA) run a video diffusion model instead:
+:mod:`hdr_mcp.pipelines.video.diffusion`, which :func:`convert` hands them to.
 
 Units, end to end (defaults in brackets):
 
