@@ -4,6 +4,8 @@ tiny presets (frame counts, values beyond the curve, LoRA metadata, routing, can
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -241,3 +243,225 @@ def test_routing_changes_cross_attention_only_inside_the_mask(tiny_pipe):
     assert attn.processor is original
     changed = (routed - hidden_part).abs().amax(-1)[0]
     assert torch.all(changed[mask == 0] == 0) and torch.all(changed[mask > 0] > 1e-4)
+
+
+# -- the methods on the tiny presets -----------------------------------------------------------
+
+LTX_TINY, WAN_TINY = "tiny-ltx-2.3", "tiny-wan2.1-vace-1.3b"
+
+
+def _clip(folder, frames: int, height: int = 44, width: int = 60):
+    """A frame sequence (odd size) with a blown-out window and a crushed corner."""
+    from hdr_mcp.io import write_sdr
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(frames):
+        f = np.full((height, width, 3), 0.4, np.float32)
+        f[: height // 4, width // 3: 2 * width // 3] = 1.0
+        f[-height // 5:, : width // 6] = 0.0
+        f[..., 0] = np.minimum(f[..., 0] + 0.004 * i, 1.0)
+        write_sdr(folder / f"f_{i:04d}.png", f)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cache():
+    from hdr_mcp.models.cache import ModelCache
+
+    return ModelCache()
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clips")
+    return {n: _clip(root / f"c{n}", n) for n in (17, 20, 30)}
+
+
+def _convert(tmp_path, clip, out="out", ctx=None, cache=None, **params):
+    from hdr_mcp.jobs.context import LocalContext
+    from hdr_mcp.pipelines.sdr_to_hdr import convert
+
+    ctx = ctx or LocalContext(tmp_path / f"work-{out}", models=cache)
+    return convert(str(clip), output_dir=str(tmp_path / out), ctx=ctx, **params)
+
+
+def _frames(result) -> np.ndarray:
+    from hdr_mcp.io import read_image
+
+    folder = result["output_dir"]
+    paths = sorted(Path(folder).glob("frame_*.exr"))
+    return np.stack([read_image(p).pixels[..., :3] for p in paths])
+
+
+def _lora(tmp_path, *, encoding="log_gamma", params=None, name="hdr.safetensors"):
+    """A Wan LoRA with random weights strong enough to change a 2-step render."""
+    from peft import LoraConfig
+
+    from hdr_mcp.models.loading import load_pipeline
+    from hdr_mcp.models.lora import HdrLoraInfo, save_hdr_lora_from_pipeline
+
+    torch.manual_seed(5)
+    pipe = load_pipeline(WAN_TINY).pipe
+    pipe.transformer.add_adapter(LoraConfig(r=4, lora_alpha=4.0, init_lora_weights=False,
+                                            target_modules=["to_q", "to_k", "to_v"]),
+                                 adapter_name="default")
+    with torch.no_grad():
+        for p in pipe.transformer.parameters():
+            if p.requires_grad:
+                p.mul_(3.0)
+    path = tmp_path / name
+    save_hdr_lora_from_pipeline(pipe, path, HdrLoraInfo(
+        encoding=encoding, encoding_params=params or {}, base_model=WAN_TINY))
+    return path
+
+
+@pytest.mark.parametrize(("model", "method"), [(LTX_TINY, "ltx2-hdr"), (WAN_TINY, "wan-vace")])
+@pytest.mark.parametrize("frames", [17, 30])
+def test_output_has_the_input_frames_and_size(tmp_path, clips, cache, model, method, frames):
+    """17 frames: one window exactly; 30: not a multiple of the windows (padded, trimmed);
+    60x44 is no multiple of 16 or 32 (edge-padded, cropped)."""
+    result = _convert(tmp_path, clips[frames], method=method, model=model, cache=cache)
+    hdr = _frames(result)
+    assert result["frames"] == result["exr_count"] == frames
+    assert hdr.shape == (frames, 44, 60, 3) and np.isfinite(hdr).all()
+    assert result["windows"]["windows"] == (1 if frames == 17 else 3)
+    assert result["preview_mp4"] and result["preview_png"]
+
+
+def test_ltx_values_beyond_logc3_white_survive(tmp_path, clips, cache):
+    """LTX2HDRPipeline's own output stops at LogC3's 55.08; the float32 decode does not."""
+    from hdr_mcp.color import decode
+
+    result = _convert(tmp_path, clips[17], method="ltx2-hdr", model=LTX_TINY, cache=cache)
+    hdr = _frames(result)
+    assert float(decode(np.float64(1.0), "logc3")) == pytest.approx(55.08, abs=0.01)
+    assert hdr.max() > 55.1 and result["peak_scene"] == pytest.approx(float(hdr.max()))
+    assert hdr.min() < -0.0173  # below LogC3's code 0 too
+
+
+def test_wan_decodes_with_the_loras_log_gamma_parameters(tmp_path, clips, cache):
+    """Two LoRAs with the same weights, max_value 1000 and 100: the EXRs relate exactly as the
+    DiffHDR curve says (inverted here with numpy, not with hdr_mcp's curve)."""
+    a = _lora(tmp_path, params={"gamma": 2.2, "max_value": 1000.0}, name="a.safetensors")
+    b = _lora(tmp_path, params={"gamma": 2.2, "max_value": 100.0}, name="b.safetensors")
+    ra = _convert(tmp_path, clips[17], "a", method="wan-vace", model=WAN_TINY, lora=str(a),
+                  cache=cache)
+    rb = _convert(tmp_path, clips[17], "b", method="wan-vace", model=WAN_TINY, lora=str(b),
+                  cache=cache)
+    assert ra["lora"]["encoding_params"] == {"gamma": 2.2, "max_value": 1000.0}
+    xa, xb = _frames(ra).astype(np.float64), _frames(rb).astype(np.float64)
+    g = 2.2
+    inside = (xa > 0.01) & (xa < 900)
+
+    def code(x, m):
+        return (np.log(g * x + 1) / np.log(g * m + 1)) ** (1 / g)
+
+    def linear(y, m):
+        return (np.exp(y ** g * np.log(g * m + 1)) - 1) / g
+
+    np.testing.assert_allclose(xb[inside], linear(code(xa[inside], 1000.0), 100.0), rtol=4e-3)
+    assert xa.max() > 1000.0  # codes above 1 decode above M, into the EXR
+
+
+def test_a_lora_for_another_curve_is_refused_before_any_output(tmp_path, clips, cache):
+    other = _lora(tmp_path, encoding="logc4", name="logc4.safetensors")
+    with pytest.raises(InvalidArgument, match="generates logc4; method 'wan-vace' needs") as e:
+        _convert(tmp_path, clips[17], method="wan-vace", model=WAN_TINY, lora=str(other),
+                 cache=cache)
+    assert e.value.argument == "lora" and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("params", "argument", "match"), [
+    ({"method": "ltx2-hdr", "model": WAN_TINY}, "model", "needs one of: ltx-2.3"),
+    ({"method": "wan-vace", "model": "wan2.1-vace-1.3b"}, "lora", "needs an HDR LoRA"),
+    ({"method": "ltx2-hdr", "model": LTX_TINY, "prompt": "a room"}, "prompt", "no text encoder"),
+    ({"method": "wan-vace", "model": WAN_TINY, "window": 33}, "window", "nearest valid: 17"),
+    ({"method": "wan-vace", "model": WAN_TINY, "window": 13, "overlap": 9}, "overlap",
+     "nearest valid: 5"),
+    ({"method": "wan-vace", "model": WAN_TINY, "prompt": "x [Underexposed: a]",
+      "reference_image": "nope.png"}, "reference_image", "no such file"),
+    ({"method": "wan-vace", "model": WAN_TINY, "operator": "power"}, "operator", "classical"),
+])
+def test_bad_input_is_named_before_any_output(tmp_path, clips, params, argument, match):
+    with pytest.raises(InvalidArgument, match=match) as e:
+        _convert(tmp_path, clips[20], **params)
+    assert e.value.argument == argument and not (tmp_path / "out").exists()
+
+
+def test_wan_prompt_captions_and_routing_are_deterministic(tmp_path, clips, cache):
+    first = _convert(tmp_path, clips[17], "one", method="wan-vace", model=WAN_TINY,
+                     prompt="a room", seed=3, cache=cache)
+    again = _convert(tmp_path, clips[17], "two", method="wan-vace", model=WAN_TINY,
+                     prompt="a room", seed=3, cache=cache)
+    assert first["prompt_used"].startswith("a room [Overexposed: clipped highlights at the top")
+    assert first["prompt_sources"] == {"over": "masks", "under": "masks"}
+    np.testing.assert_array_equal(_frames(first), _frames(again))
+    pipe = cache.get_or_load(cache.loaded_keys()[-1], lambda: None).pipe
+    assert not hasattr(pipe.transformer, "_hdr_mcp_routing")  # removed after the job
+
+
+def test_routing_changes_the_video_only_where_it_may(tmp_path, clips, cache):
+    """With routing, the exposure parts act through the masks only: a clip whose frames have no
+    clipped region yet whose prompt names one is refused; with masks, the result differs from
+    the same prompt without its parts."""
+    with_parts = _convert(tmp_path, clips[17], "p", method="wan-vace", model=WAN_TINY,
+                          prompt="a room [Overexposed: a blue sky]", cache=cache)
+    without = _convert(tmp_path, clips[17], "q", method="wan-vace", model=WAN_TINY,
+                       prompt="a room [Underexposed: a dark floor]", cache=cache)
+    assert with_parts["prompt_sources"]["over"] == "given"
+    assert not np.array_equal(_frames(with_parts), _frames(without))
+
+
+def test_cancel_mid_denoise_leaves_no_partial_output(tmp_path, clips, cache):
+    import threading
+
+    from hdr_mcp.jobs.context import JobCancelled, LocalContext
+
+    stop = threading.Event()
+
+    def progress(done, total, message):
+        if "step 1/" in message:
+            stop.set()  # cancelled during the first window's denoising
+
+    ctx = LocalContext(tmp_path / "work", progress, stop, models=cache)
+    with pytest.raises(JobCancelled, match="window 1/3, step"):
+        _convert(tmp_path, clips[30], ctx=ctx, method="ltx2-hdr", model=LTX_TINY)
+    out = tmp_path / "out"
+    assert not out.exists() or not any(out.iterdir())  # no frame, no temporary file
+
+
+def test_kill_and_resume_gives_identical_frames(tmp_path, clips, cache):
+    """A worker killed in window 2 (here: an exception from its progress report); the retry
+    with the same working folder keeps window 1's latents and ends with the same EXRs as an
+    uninterrupted run."""
+    from hdr_mcp.jobs.context import LocalContext
+
+    whole = _convert(tmp_path, clips[30], "whole", method="wan-vace", model=WAN_TINY, seed=7,
+                     cache=cache)
+
+    def killed(done, total, message):
+        if message.startswith("window 2/3 step 1"):
+            raise KeyboardInterrupt("worker killed")
+
+    work = tmp_path / "work-resumed"
+    with pytest.raises(KeyboardInterrupt):
+        _convert(tmp_path, clips[30], "resumed", ctx=LocalContext(work, killed, models=cache),
+                 method="wan-vace", model=WAN_TINY, seed=7)
+    assert len(list((work / "windows").glob("window_*.pt"))) == 1
+    resumed = _convert(tmp_path, clips[30], "resumed", ctx=LocalContext(work, models=cache),
+                       method="wan-vace", model=WAN_TINY, seed=7)
+    assert resumed["resumed_windows"] == 1 and resumed["frames"] == 30
+    np.testing.assert_array_equal(_frames(resumed), _frames(whole))
+
+
+def test_diffusion_methods_need_a_gpu_worker_unless_tiny_or_allowed():
+    from hdr_mcp.jobs.kinds import job_kind
+
+    kind = job_kind("sdr_to_hdr_video")
+    assert kind.needs_gpu(kind.parse({"input": "x", "method": "ltx2-hdr"}))
+    assert not kind.needs_gpu(kind.parse({"input": "x", "method": "wan-vace",
+                                          "model": WAN_TINY}))
+    assert not kind.needs_gpu(kind.parse({"input": "x", "method": "ltx2-hdr",
+                                          "allow_cpu": True}))
+    assert not kind.needs_gpu(kind.parse({"input": "x"}))
+    assert kind.model_key(kind.parse({"input": "x", "method": "wan-vace"})) == "wan2.1-vace-1.3b"
