@@ -225,6 +225,12 @@ def test_selftest_runs_every_tiny_preset_to_a_tagged_exr(tmp_path):
         header = OpenEXR.File(row["exr"]).header()
         assert header["hdr_mcp/model"] == row["model"]
         assert OpenEXR.checkColorMetadata(header) == 0
+    methods = {(r["method"], r["model"]): r for r in report["methods"]}
+    assert set(methods) == {("ltx2-hdr", "tiny-ltx-2.3"), ("wan-vace", "tiny-wan2.1-vace-1.3b")}
+    for row in methods.values():
+        assert row["status"] == "ok" and row["frames"] == 20 and row["windows"] == 2
+    assert methods[("wan-vace", "tiny-wan2.1-vace-1.3b")]["prompt_used"].startswith(
+        "[Overexposed: clipped highlights at the top centre")
     assert report["total_s"] < 60
 
 

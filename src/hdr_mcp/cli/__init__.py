@@ -547,6 +547,11 @@ def _selftest(params: SelftestParams, as_json: bool) -> None:
                           f"{r['min']:.3g}" if "min" in r else "",
                           f"{r['max']:.3g}" if "max" in r else "", r.get("exr", ""))
         _stdout().print(table)
+        for r in d.get("methods", []):
+            detail = (f"{r['frames']} frames, {r['windows']} windows, peak {r['peak_scene']:.3g}"
+                      if r["status"] == "ok" else r["error"])
+            _stdout().print(f"sdr_to_hdr_video --method {r['method']} --model {r['model']}: "
+                            f"{r['status']} ({detail})")
 
     _emit(report, as_json, render)
     if not report["ok"]:
@@ -555,8 +560,9 @@ def _selftest(params: SelftestParams, as_json: bool) -> None:
 
 params_command(app, SelftestParams, _selftest, name="selftest", extra=[_json_param()],
                help="Run every tiny preset on this machine: load, 2 denoising steps, unclamped "
-               "decode, tagged EXR; prints torch/diffusers/CUDA details. Run it first on a new "
-               "GPU box.")
+               "decode, tagged EXR; then sdr_to_hdr_video's ltx2-hdr and wan-vace methods on the "
+               "tiny LTX-2.3 and Wan VACE presets; prints torch/diffusers/CUDA details. Run it "
+               "first on a new GPU box.")
 
 
 # -- demo --------------------------------------------------------------------------------------

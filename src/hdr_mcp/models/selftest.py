@@ -17,7 +17,13 @@ from typing import Any
 
 from hdr_mcp.models.registry import ModelFamily, family
 
-__all__ = ["environment", "run_selftest", "run_tiny", "selftest", "tiny_inputs"]
+__all__ = ["environment", "run_selftest", "run_tiny", "run_video_methods", "selftest",
+           "tiny_inputs"]
+
+#: The ``sdr_to_hdr_video`` diffusion method each video preset family runs in ``selftest``.
+VIDEO_METHODS = {"ltx-2.3": "ltx2-hdr", "wan2.1-vace-1.3b": "wan-vace"}
+#: Frames of the synthetic SDR clip the video methods convert (more than one window).
+SELFTEST_FRAMES = 20
 
 
 def environment() -> dict[str, Any]:
@@ -170,6 +176,9 @@ def selftest(models: list[str] | None, output_dir: Any, *, overwrite: bool = Fal
     claim_output_dir("output_dir", out, overwrite=overwrite, owned=("tiny-*.exr",))
     report = run_selftest(models, return_arrays=True)
     with created_folder(out):
+        report["methods"] = run_video_methods(report["results"], out, overwrite=overwrite,
+                                              progress=progress)
+        report["ok"] = report["ok"] and all(r["status"] == "ok" for r in report["methods"])
         for row in report["results"]:
             values = row.pop("values", None)
             if values is None:
@@ -185,3 +194,52 @@ def selftest(models: list[str] | None, output_dir: Any, *, overwrite: bool = Fal
                 progress(row["model"])
     report["output_dir"] = str(out)
     return report
+
+
+def run_video_methods(results: list[dict[str, Any]], output_dir: Any, *, overwrite: bool = False,
+                      progress: Any = None) -> list[dict[str, Any]]:
+    """``sdr_to_hdr_video``'s diffusion methods on the video presets that passed: a synthetic
+    :data:`SELFTEST_FRAMES`-frame SDR clip with a blown-out window (two temporal windows)
+    converted into ``output_dir/<method>/``. One row per method: ``method``, ``model``,
+    ``status``, and ``frames``, ``peak_scene``, ``windows``, ``prompt_used`` or ``error``."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from hdr_mcp.io import write_sdr
+
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for result in results:
+            entry = family(result["model"])
+            method = VIDEO_METHODS.get(entry.base or "")
+            if method is None or result["status"] != "ok":
+                continue
+            clip = Path(scratch) / "clip"
+            if not clip.exists():
+                clip.mkdir()
+                for i in range(SELFTEST_FRAMES):
+                    frame = np.full((64, 64, 3), 0.35 + 0.01 * i, np.float32)
+                    frame[:20, 16:48] = 1.0
+                    write_sdr(clip / f"sdr_{i:03d}.png", frame)
+            rows.append(_video_method(clip, entry.name, method, Path(output_dir) / method,
+                                      overwrite))
+            if progress is not None:
+                progress(f"{entry.name} {method}")
+    return rows
+
+
+def _video_method(clip: Any, model: str, method: str, out: Any, overwrite: bool
+                  ) -> dict[str, Any]:
+    from hdr_mcp.pipelines.sdr_to_hdr import convert
+
+    row: dict[str, Any] = {"method": method, "model": model}
+    try:
+        result = convert(str(clip), output_dir=str(out), method=method, model=model,
+                         overwrite=overwrite)
+    except Exception as error:  # noqa: BLE001 - reported, like a broken preset
+        return {**row, "status": "error", "error": f"{type(error).__name__}: {error}"}
+    return {**row, "status": "ok", "frames": result["frames"], "peak_scene": result["peak_scene"],
+            "windows": result["windows"]["windows"], "prompt_used": result["prompt_used"],
+            "output_dir": result["output_dir"]}
