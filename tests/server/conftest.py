@@ -23,6 +23,8 @@ def workspace(tmp_path: Path) -> Path:
     write_exr(root / "pred.exr", hdr * np.float32(1.05))
     sdr = np.clip(hdr / (1.0 + hdr), 0, 1) ** (1 / 2.2)
     write_sdr(root / "plate.png", sdr.astype(np.float32), bit_depth=8)
+    # small enough for the tiny video presets (diffusion methods)
+    write_sdr(root / "plate_small.png", sdr[::4, ::4].astype(np.float32), bit_depth=8)
     (root / "notes.txt").write_text("not an image")
     return root
 

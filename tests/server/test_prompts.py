@@ -82,6 +82,9 @@ async def _run_steps(client: Client, text: str, tools: dict[str, Any]) -> set[st
         ("evaluate_against_reference",
          {"prediction": "pred.exr", "reference": "ref.exr", "nits_per_unit": "100"}),
         ("make_hdri_for_lighting", {"scene": "a desert at dusk", "model": "tiny-qwen-image"}),
+        ("convert_plate_with_diffusion", {"input": "plate_small.png", "method": "wan-vace",
+                                          "model": "tiny-wan2.1-vace-1.3b",
+                                          "colorspace": "lin_rec709"}),
     ],
 )
 async def test_prompt_steps_run_and_name_real_result_keys(server, workspace, prompt, arguments):
