@@ -366,6 +366,7 @@ class TemporalDecoder:
         self.chunk, self.overlap, self.margin = chunk_latents, overlap_latents, margin_latents
         self.tiled, self.tile = tiled, (tile_pixels, tile_overlap_pixels)
         self._streams: dict[tuple[int, int], CausalStream] = {}
+        self._device = _execution_device(pipe)  # a property that walks every module
         self._buffer: Any = None
         self._tail: Any = None
 
@@ -374,7 +375,7 @@ class TemporalDecoder:
 
         vae, entry = self.pipe.vae, self.entry
         with _float32_vae(vae), torch.no_grad():
-            z = z.to(device=_execution_device(self.pipe), dtype=torch.float32)
+            z = z.to(device=self._device, dtype=torch.float32)
             if self.causal:
                 def decode(piece, top, left):
                     stream = self._streams.setdefault((top, left), CausalStream(vae))

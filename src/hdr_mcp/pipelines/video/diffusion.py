@@ -578,7 +578,7 @@ def convert_with_diffusion(params: SdrToHdrParams, ctx: JobContext | None = None
                            ) -> dict[str, Any]:
     """Run a diffusion method (``params.method`` in :data:`METHODS`); see the module doc and
     :func:`hdr_mcp.pipelines.sdr_to_hdr.convert` for the arguments and the result, which adds
-    ``model``, ``lora``, ``prompt_used`` / ``prompt_sources`` / ``exposure`` (wan-vace),
+    ``model``, ``lora``, ``prompt_used`` / ``prompt_sources`` / ``exposure_masks`` (wan-vace),
     ``windows`` (frames, window, overlap, windows, padded_frames), ``resumed_windows``,
     ``steps``, ``seed``, ``overflow`` (values beyond the largest half float, clamped)."""
     from hdr_mcp.models.cache import cached_pipeline
@@ -671,7 +671,7 @@ def _result(plan: _Plan, out: _Frames, previews: dict[str, Any], resumed: int,
         "peak_nits": out.peak * p.nits_per_unit, "nits_per_unit": p.nits_per_unit,
         "method": p.method, "model": plan.model, "lora": lora, "encoding": plan.lora.encoding,
         "prompt_used": plan.prompt_text, "prompt_sources": plan.prompt_sources,
-        "exposure": plan.exposure, "windows": plan.windows.to_dict(), "steps": plan.steps,
+        "exposure_masks": plan.exposure, "windows": plan.windows.to_dict(), "steps": plan.steps,
         "seed": p.seed, "overflow": out.overflow, "device": str(loaded.device),
         "input": plan.source.describe(), "parameters": plan.parameters(),
     }
