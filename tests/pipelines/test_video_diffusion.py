@@ -465,3 +465,36 @@ def test_diffusion_methods_need_a_gpu_worker_unless_tiny_or_allowed():
                                           "allow_cpu": True}))
     assert not kind.needs_gpu(kind.parse({"input": "x"}))
     assert kind.model_key(kind.parse({"input": "x", "method": "wan-vace"})) == "wan2.1-vace-1.3b"
+
+
+def test_ltx_second_stage_upsamples_the_latents_and_refines(tmp_path, clips, cache):
+    """upscale='latent-x2': the windows are denoised at half size, upsampled 2x by the
+    preset's LTX2LatentUpsamplerModel and refined (3 more steps each); 60x44 needs a model
+    size that is a multiple of 64."""
+    from hdr_mcp.jobs.context import LocalContext
+
+    seen = []
+    ctx = LocalContext(tmp_path / "work", lambda d, t, m: seen.append((d, t, m)), models=cache)
+    result = _convert(tmp_path, clips[17], ctx=ctx, method="ltx2-hdr", model=LTX_TINY,
+                      upscale="latent-x2")
+    assert result["parameters"]["width"] == result["parameters"]["height"] == 64
+    assert result["parameters"]["refine_steps"] == 3
+    assert _frames(result).shape == (17, 44, 60, 3)
+    assert seen[-1][:2] == (5, 5) and any("step 5/5" in m for _, _, m in seen)
+    plain = _convert(tmp_path, clips[17], "plain", method="ltx2-hdr", model=LTX_TINY,
+                     cache=cache)
+    assert not np.array_equal(_frames(result), _frames(plain))
+
+
+def test_a_model_without_a_latent_upsampler_refuses_upscale(tmp_path, clips, cache):
+    import shutil
+
+    from hdr_mcp.models.tiny import LATENT_UPSAMPLER, ensure_tiny
+
+    folder = tmp_path / "ltx-no-upsampler"
+    shutil.copytree(ensure_tiny(LTX_TINY), folder)
+    shutil.rmtree(folder / LATENT_UPSAMPLER)
+    with pytest.raises(InvalidArgument, match="no latent upsampler") as e:
+        _convert(tmp_path, clips[17], method="ltx2-hdr", model=str(folder), upscale="latent-x2",
+                 cache=cache)
+    assert e.value.argument == "upscale" and not any((tmp_path / "out").glob("*.exr"))

@@ -56,10 +56,12 @@ __all__ = [
     "tiny_preset",
 ]
 
-TINY_FORMAT_VERSION = 1
+TINY_FORMAT_VERSION = 2
 MARKER_FILE = "hdr_mcp_tiny.json"
 """Written last into a finished preset folder; its presence marks the folder complete."""
 PROMPT_EMBEDS_FILE = "prompt_embeds.safetensors"
+LATENT_UPSAMPLER = "latent_upsampler"
+"""Folder of a preset (and of an LTX-2 model) holding its ``LTX2LatentUpsamplerModel``."""
 DEFAULT_SEED = 0
 
 
@@ -373,6 +375,17 @@ def _build_ltx2(seed: int) -> dict[str, Any]:
             "transformer": transformer, "vocoder": vocoder}
 
 
+def _ltx2_latent_upsampler(seed: int):
+    """The 2x spatial latent upsampler of the second stage (``upscale="latent-x2"``)."""
+    from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
+
+    _seeded(seed, 6)
+    return LTX2LatentUpsamplerModel(
+        in_channels=16, mid_channels=32, num_blocks_per_stage=1, dims=3, spatial_upsample=True,
+        temporal_upsample=False, rational_spatial_scale=2.0, use_rational_resampler=True,
+    ).eval()
+
+
 def _ltx2_prompt_embeds(connectors, seed: int) -> dict[str, Any]:
     """Connector outputs for a seeded random 'text' (what a Gemma 3 encoder would feed)."""
     import torch
@@ -455,7 +468,8 @@ def config_hash(name: str, seed: int = DEFAULT_SEED) -> str:
         preset.name, str(seed), str(TINY_FORMAT_VERSION), diffusers.__version__,
         transformers.__version__, inspect.getsource(preset.builder),
         *(inspect.getsource(f) for f in (_qwen_tokenizer, _clip_tokenizer, _t5_tokenizer,
-                                           _byte_symbols, _randomise_mean_std)),
+                                           _byte_symbols, _randomise_mean_std,
+                                           _ltx2_latent_upsampler)),
     ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
@@ -511,6 +525,11 @@ def _write_preset(name: str, seed: int, folder: Path) -> None:
         from safetensors.torch import save_file
 
         save_file(_ltx2_prompt_embeds(components["connectors"], seed), folder / PROMPT_EMBEDS_FILE)
+    if entry.base == "ltx-2.3":
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            _ltx2_latent_upsampler(seed).save_pretrained(folder / LATENT_UPSAMPLER)
     marker = {
         "name": entry.name, "base": entry.base, "seed": seed, "hash": config_hash(name, seed),
         "format": TINY_FORMAT_VERSION, "text": preset.text,

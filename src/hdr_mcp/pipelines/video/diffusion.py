@@ -73,6 +73,9 @@ CHECKPOINTS = "windows"
 #: Frames of the clip the exposure captions are measured on (evenly spaced), and their size.
 CAPTION_FRAMES = 16
 CAPTION_SIZE = 256
+#: The second stage's schedule (diffusers ``ltx2.utils.STAGE_2_DISTILLED_SIGMA_VALUES``): it
+#: starts from the upsampled latents noised to the first sigma.
+STAGE_2_SIGMAS = (0.909375, 0.725, 0.421875)
 
 
 @dataclass(frozen=True)
@@ -139,11 +142,17 @@ class _Plan:
             "encoding_params": self.lora.encoding_params,
             "code_range": list(self.lora.code_range), "prompt_used": self.prompt_text,
             "seed": p.seed, "steps": self.steps, "guidance": self.guidance,
+            "upscale": p.upscale, "refine_steps": self.refine_steps,
             "width": self.width, "height": self.height, **self.windows.to_dict(),
             "reference_image": str(self.reference_image) if self.reference_image else None,
             "start": self.start, "stop": self.stop, "colorspace": p.colorspace,
             "compression": p.compression, "nits_per_unit": p.nits_per_unit,
         }
+
+    @property
+    def refine_steps(self) -> int:
+        """Steps of the second stage (``upscale="latent-x2"``), 0 without one."""
+        return len(STAGE_2_SIGMAS) if self.params.upscale else 0
 
     def prompt_segments(self) -> list[tuple[str, str]]:
         """wan-vace: ``(kind, text)`` of the prompt used, the LoRA's trigger words first."""
@@ -186,12 +195,14 @@ def _family(p: SdrToHdrParams, spec: MethodSpec) -> tuple[ModelFamily, str]:
     return entry, model
 
 
-def _model_size(entry: ModelFamily, height: int, width: int) -> tuple[int, int]:
-    """The frame size the model takes: the input's, rounded up to the family's multiple (the
-    frames are edge-padded and the output cropped back)."""
+def _model_size(entry: ModelFamily, height: int, width: int, stages: int = 1
+                ) -> tuple[int, int]:
+    """The frame size the model takes: the input's, rounded up to the family's multiple (twice
+    it with a half-size first stage; the frames are edge-padded and the output cropped back)."""
     sizes = []
     for argument, value, rule in (("height", height, entry.height), ("width", width, entry.width)):
-        size = max(rule.min, math.ceil(value / rule.multiple) * rule.multiple)
+        multiple = rule.multiple * stages
+        size = max(rule.min * stages, math.ceil(value / multiple) * multiple)
         if size > rule.max:
             raise InvalidArgument("input", f"{width}x{height}", f"{entry.name} takes frames of "
                                   f"at most {rule.max} pixels ({argument}); scale the video down")
@@ -264,7 +275,7 @@ def check_inputs(p: SdrToHdrParams, ctx: JobContext | None = None) -> _Plan:
     for path in source.files or (Path(source.path),):
         check("input", path)
     start, stop = frame_range(p.start, p.stop, source.count)
-    height, width = _model_size(entry, source.height, source.width)
+    height, width = _model_size(entry, source.height, source.width, 2 if p.upscale else 1)
     windows = plan_windows(
         stop - start, step=entry.latent.temporal_compression, min_frames=entry.frames.min,
         max_frames=entry.frames.max, window=p.window, overlap=p.overlap,
@@ -362,15 +373,53 @@ class _LtxDenoiser(_Denoiser):
                 self.static["sigmas"] = list(DISTILLED_SIGMA_VALUES)
 
     def denoise(self, frames: np.ndarray, on_step: Callable[[int], None]) -> Any:
+        plan = self.plan
+        if not plan.params.upscale:
+            return self._stage(frames, on_step, plan.height, plan.width)
+        # two stages (LTX-2's recipe): half size, 2x latent upsampling, a short refining pass
+        small = frames.reshape(frames.shape[0], plan.height // 2, 2, plan.width // 2, 2, 3)
+        first = self._stage(small.mean(axis=(2, 4)), on_step, plan.height // 2, plan.width // 2)
+        upsampled = self._upsample(first)
+        return self._stage(frames, lambda step: on_step(plan.steps + step), plan.height,
+                           plan.width, latents=upsampled, sigmas=list(STAGE_2_SIGMAS))
+
+    def _stage(self, frames: np.ndarray, on_step: Callable[[int], None], height: int,
+               width: int, **extra: Any) -> Any:
         import torch
         from diffusers.pipelines.ltx2 import LTX2HDRReferenceCondition
 
-        video = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
-        kwargs = {**self.common(frames, on_step), **self.static,
-                  "reference_conditions": LTX2HDRReferenceCondition(frames=video)}
+        video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).contiguous()
+        kwargs = {**self.common(frames, on_step), **self.static, "height": height,
+                  "width": width, "reference_conditions": LTX2HDRReferenceCondition(frames=video),
+                  **extra}
         if "sigmas" in kwargs:
             kwargs["num_inference_steps"] = len(kwargs["sigmas"])
         return self.pipe(**kwargs)[0].float()
+
+    def _upsample(self, latents: Any) -> Any:
+        """The model's 2x latent upsampler (loaded once per cached pipeline) on de-normalised
+        latents, as ``LTX2LatentUpsamplePipeline`` runs it."""
+        import torch
+
+        upsampler = getattr(self.loaded, "latent_upsampler", None)
+        if upsampler is None:
+            upsampler = _load_upsampler(self.loaded)
+            self.loaded.latent_upsampler = upsampler
+        with torch.no_grad():
+            return upsampler(latents.to(upsampler.dtype)).float()
+
+
+def _load_upsampler(loaded: Any) -> Any:
+    from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
+
+    from hdr_mcp.models.tiny import LATENT_UPSAMPLER
+
+    folder = Path(loaded.path) / LATENT_UPSAMPLER
+    if not (folder / "config.json").is_file():
+        raise InvalidArgument("upscale", "latent-x2", f"{loaded.family.name} has no latent "
+                              f"upsampler ({folder} is missing); omit upscale")
+    device = next(loaded.pipe.vae.parameters()).device
+    return LTX2LatentUpsamplerModel.from_pretrained(str(folder)).to(device).eval()
 
 
 class _WanDenoiser(_Denoiser):
@@ -615,7 +664,7 @@ def _run_windows(plan: _Plan, loaded: Any, denoiser: _Denoiser, ctx: JobContext 
     from hdr_mcp.jobs.context import JobCancelled
     from hdr_mcp.pipelines.video.windows import LatentBlender
 
-    windows, steps = plan.windows, plan.steps
+    windows, steps = plan.windows, plan.steps + plan.refine_steps
     total = windows.count * steps
     key = plan.checkpoint_key()
     blender, decoder = LatentBlender(windows), _decoder(plan, loaded)
@@ -643,8 +692,8 @@ def _run_windows(plan: _Plan, loaded: Any, denoiser: _Denoiser, ctx: JobContext 
                 resumed += 1
             out.add(decoder.push(blender.add(index, latents)))
             if ctx is not None:
-                ctx.progress((index + 1) * steps, total, f"window {index + 1}/{windows.count} "
-                             f"done ({out.done} frames)")
+                ctx.progress((index + 1) * steps, total,
+                             f"window {index + 1}/{windows.count} denoised")
         out.add(decoder.finish())
         previews = out.finish()
     except BaseException:
