@@ -577,6 +577,8 @@ def wan_prompt_embeds(pipe, prompt: str, max_sequence_length: int = 32):
     tokens = pipe.tokenizer([prompt], padding="max_length", max_length=max_sequence_length,
                             truncation=True, add_special_tokens=True,
                             return_attention_mask=True, return_tensors="pt")
+    device = next(pipe.text_encoder.parameters()).device
+    mask = tokens.attention_mask.to(device)
     with torch.no_grad():
-        states = pipe.text_encoder(tokens.input_ids, tokens.attention_mask).last_hidden_state
-    return states * tokens.attention_mask.unsqueeze(-1).to(states.dtype)
+        states = pipe.text_encoder(tokens.input_ids.to(device), mask).last_hidden_state
+    return states * mask.unsqueeze(-1).to(states.dtype)

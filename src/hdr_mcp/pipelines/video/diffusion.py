@@ -564,6 +564,7 @@ class _Frames:
             return
         plan = self.plan
         total = plan.stop - plan.start
+        values = values.cpu()
         for t in range(values.shape[2]):
             if self.done >= total:
                 return  # the padding at the end of the shot
@@ -686,7 +687,9 @@ def _run_windows(plan: _Plan, loaded: Any, denoiser: _Denoiser, ctx: JobContext 
             latents = _stored_latents(path, key)
             if latents is None:
                 on_step(0)
-                latents = denoiser.denoise(frames, on_step)
+                # the blend runs on the CPU (a window's latents are small; stored ones load
+                # there); the decoder moves them back to the VAE's device
+                latents = denoiser.denoise(frames, on_step).cpu()
                 _store_latents(path, key, latents)
             else:
                 resumed += 1
