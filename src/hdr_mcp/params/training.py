@@ -113,6 +113,9 @@ class TrainConfig(DataConfig):
     lora_streams: Literal["both", "image"] = Field(
         "both", description="Attention projections adapted: both (image and text streams: Q/K/V/"
         "out) or image only (diffusers' scripts' default).")
+    lora_targets: list[str] = Field(default_factory=list, description="Extra module-name "
+                                    "suffixes to adapt beyond the family's attention "
+                                    "projections (e.g. proj_out, img_mlp.net.2).")
     steps: int = Field(2000, ge=1, le=10_000_000, description="Optimiser steps.")
     batch_size: int = Field(1, ge=1, le=1024, description="Global batch (split over processes).")
     learning_rate: float = Field(1e-4, gt=0, le=1, description="AdamW learning rate.")

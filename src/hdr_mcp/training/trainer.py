@@ -37,11 +37,14 @@ from hdr_mcp.params.training import TrainConfig
 __all__ = ["Run", "train"]
 
 ADAPTER = "default"
-FINGERPRINT_FIELDS = ("model", "rank", "lora_alpha", "lora_streams", "batch_size",
+FINGERPRINT_FIELDS = ("model", "rank", "lora_alpha", "lora_streams", "lora_targets",
+                      "batch_size",
                       "learning_rate", "lr_scheduler", "warmup_steps", "weight_decay",
                       "weighting_scheme", "logit_mean", "logit_std", "mode_scale",
                       "highlight_weight", "highlight_threshold")
 MAX_VALIDATION_RENDERS = 2
+#: What a run writes in its output_dir (overwrite removes exactly these).
+OWNED = ("checkpoints", "lora", "validation", "logs", "result.json")
 
 
 def step_seed(seed: int, step: int, stream: int = 0) -> int:
@@ -102,7 +105,22 @@ def _output_dir(config: TrainConfig, ctx: Any) -> Path:
         raise InvalidArgument("output_dir", str(folder), "exists and is not a folder")
     if not resuming and not config.overwrite:
         refuse_nonempty("output_dir", folder)
+    if not resuming and config.overwrite:
+        _remove_outputs(folder)
     return folder
+
+
+def _remove_outputs(folder: Path) -> None:
+    """overwrite: the files an earlier run wrote go (a later resume='latest' must not find
+    its checkpoints); nothing else in the folder is touched."""
+    import shutil
+
+    for name in OWNED:
+        path = folder / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.is_file():
+            path.unlink()
 
 
 def fingerprint(config: TrainConfig, family_name: str, revision: str | None) -> dict[str, Any]:
@@ -146,7 +164,7 @@ def _lora_targets(config: TrainConfig, entry) -> list[str]:
     targets = list(entry.lora_target_modules)
     if config.lora_streams == "both":
         targets += list(entry.extra.get("lora_target_modules_text", ()))
-    return targets
+    return targets + [t for t in config.lora_targets if t not in targets]
 
 
 def _add_lora(config: TrainConfig, loaded) -> None:
@@ -198,15 +216,15 @@ def _cache(config: TrainConfig, loaded) -> Any:
     return cache
 
 
-def setup(config: TrainConfig, ctx: Any) -> Run:
-    """Steps 1 and 2: checks, model, LoRA, optimiser, data, resume."""
+def setup(config: TrainConfig, ctx: Any, output_dir: Path) -> Run:
+    """Steps 1 and 2: checks, model, LoRA, optimiser, data, resume (``output_dir`` checked by
+    :func:`_output_dir`)."""
     from hdr_mcp.models.registry import family as lookup
     from hdr_mcp.training.datasets import scan
     from hdr_mcp.training.losses import FlowTimesteps
     from hdr_mcp.training.schedule import BatchSchedule
     from hdr_mcp.training.session import load_for_training
 
-    output_dir = _output_dir(config, ctx)
     accelerator = _accelerator(ctx)
     if config.batch_size % accelerator.num_processes:
         raise InvalidArgument("batch_size", config.batch_size, f"must be a multiple of the "
@@ -522,8 +540,9 @@ def train(config: TrainConfig, ctx: Any) -> dict[str, Any]:
     """Run ``config`` to ``config.steps``; returns paths, losses and validation results."""
     from hdr_mcp.outputs import created_folder
 
-    with created_folder(_output_dir(config, ctx)):
-        run = setup(config, ctx)
+    output_dir = _output_dir(config, ctx)
+    with created_folder(output_dir):
+        run = setup(config, ctx, output_dir)
     run.writer = _tensorboard(run)
     try:
         while run.step < config.steps:
