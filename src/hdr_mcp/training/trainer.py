@@ -93,7 +93,9 @@ class Run:
 # -- 1. checks ----------------------------------------------------------------------------------
 
 
-def _output_dir(config: TrainConfig, ctx: Any) -> Path:
+def _output_dir(config: TrainConfig, ctx: Any, *, claim: bool = True) -> Path:
+    """The run's folder; ``claim`` (the main process): refuse one holding files unless
+    resuming or overwriting (then the earlier run's files go)."""
     from hdr_mcp.outputs import refuse_nonempty
 
     if config.output_dir is None:
@@ -103,9 +105,9 @@ def _output_dir(config: TrainConfig, ctx: Any) -> Path:
     resuming = config.resume is not None or getattr(ctx, "attempt", 1) > 1
     if folder.exists() and not folder.is_dir():
         raise InvalidArgument("output_dir", str(folder), "exists and is not a folder")
-    if not resuming and not config.overwrite:
+    if claim and not resuming and not config.overwrite:
         refuse_nonempty("output_dir", folder)
-    if not resuming and config.overwrite:
+    if claim and not resuming and config.overwrite:
         _remove_outputs(folder)
     return folder
 
@@ -216,7 +218,7 @@ def _cache(config: TrainConfig, loaded) -> Any:
     return cache
 
 
-def setup(config: TrainConfig, ctx: Any, output_dir: Path) -> Run:
+def setup(config: TrainConfig, ctx: Any, output_dir: Path, accelerator: Any) -> Run:
     """Steps 1 and 2: checks, model, LoRA, optimiser, data, resume (``output_dir`` checked by
     :func:`_output_dir`)."""
     from hdr_mcp.models.registry import family as lookup
@@ -225,14 +227,14 @@ def setup(config: TrainConfig, ctx: Any, output_dir: Path) -> Run:
     from hdr_mcp.training.schedule import BatchSchedule
     from hdr_mcp.training.session import load_for_training
 
-    accelerator = _accelerator(ctx)
     if config.batch_size % accelerator.num_processes:
         raise InvalidArgument("batch_size", config.batch_size, f"must be a multiple of the "
                               f"{accelerator.num_processes} processes")
     preview = _preview_family(config)
     if preview is not None:
         scan(config, lookup(preview))  # dataset errors before any weight is read
-    loaded, family = load_for_training(config, ctx, device=str(accelerator.device))
+    device = "cpu" if accelerator.device.type == "cpu" else str(accelerator.device)
+    loaded, family = load_for_training(config, ctx, device=device)
     index = scan(config, loaded.family)
     cache = _cache(config, loaded)
     _add_lora(config, loaded)
@@ -540,9 +542,11 @@ def train(config: TrainConfig, ctx: Any) -> dict[str, Any]:
     """Run ``config`` to ``config.steps``; returns paths, losses and validation results."""
     from hdr_mcp.outputs import created_folder
 
-    output_dir = _output_dir(config, ctx)
+    accelerator = _accelerator(ctx)
+    output_dir = _output_dir(config, ctx, claim=accelerator.is_main_process)
+    accelerator.wait_for_everyone()
     with created_folder(output_dir):
-        run = setup(config, ctx, output_dir)
+        run = setup(config, ctx, output_dir, accelerator)
     run.writer = _tensorboard(run)
     try:
         while run.step < config.steps:
