@@ -12,6 +12,7 @@ from hdr_mcp.jobs import kinds as registry
 from hdr_mcp.params.evaluate import EvaluateParams
 from hdr_mcp.params.generate import GenerateParams
 from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams
+from hdr_mcp.params.training import PrecomputeParams, TrainLoraParams
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,11 +24,15 @@ def test_builtin_kinds_are_declared_once_with_their_models(monkeypatch: pytest.M
         "evaluate": ("hdr_mcp.metrics.evaluate:run", EvaluateParams),
         "generate_hdr": ("hdr_mcp.pipelines.text_to_hdr:run", GenerateParams),
         "sdr_to_hdr_video": ("hdr_mcp.pipelines.sdr_to_hdr:run", SdrToHdrParams),
+        "train_lora": ("hdr_mcp.training.tools:run_train_lora", TrainLoraParams),
+        "precompute_latents": ("hdr_mcp.training.tools:run_precompute_latents",
+                               PrecomputeParams),
     }
     assert builtins["sdr_to_hdr_video"].resumable and not builtins["evaluate"].resumable
     assert builtins["sdr_to_hdr_video"].command == "sdr-to-hdr-video"
     assert builtins["generate_hdr"].device == "cuda"
-    assert sorted(registry.kinds()) == ["evaluate", "generate_hdr", "sdr_to_hdr_video"]
+    assert sorted(registry.kinds()) == ["evaluate", "generate_hdr", "precompute_latents",
+                                        "sdr_to_hdr_video", "train_lora"]
     with pytest.raises(TypeError):
         builtins["x"] = builtins["evaluate"]  # type: ignore[index]
 
@@ -37,7 +42,8 @@ def test_unknown_kind_lists_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(InvalidArgument) as info:
         registry.resolve("nope")
     assert str(info.value) == (
-        "kind='nope': unknown job kind; known kinds: evaluate, generate_hdr, sdr_to_hdr_video")
+        "kind='nope': unknown job kind; known kinds: evaluate, generate_hdr, precompute_latents, "
+        "sdr_to_hdr_video, train_lora")
     assert info.value.argument == "kind"
 
 

@@ -296,7 +296,8 @@ params_command(app, DecodeParams, _decode, name="decode", extra=[_json_param(), 
 # -- job kinds: each is an MCP tool and a command ------------------------------------------------
 
 #: Old spellings of commands, kept hidden for one release (docs/vocabulary.md).
-COMMAND_ALIASES = {"sdr_to_hdr_video": ("sdr-to-hdr",), "generate_hdr": ("generate",)}
+COMMAND_ALIASES = {"sdr_to_hdr_video": ("sdr-to-hdr",), "generate_hdr": ("generate",),
+                   "train_lora": ("train",), "precompute_latents": ("precompute",)}
 
 
 def _render_evaluation(result: dict[str, Any]) -> None:
@@ -328,6 +329,16 @@ def _render_evaluation(result: dict[str, Any]) -> None:
 RENDERERS: dict[str, Callable[[dict[str, Any]], None]] = {"evaluate": _render_evaluation}
 
 
+def _config_file_sets(params: Any, name: str) -> bool:
+    """Whether the job's ``config`` file (train_lora, precompute_latents) gives ``name``."""
+    path = getattr(params, "config", None)
+    if path is None:
+        return False
+    from hdr_mcp.params.training import load_config_file
+
+    return name in load_config_file(path, type(params).config_class)
+
+
 def _run_kind(kind: JobKind) -> Callable[..., None]:
     """Run a job kind in this process, with a progress bar; outputs default to a new folder in
     the output directory, as on the MCP server."""
@@ -335,7 +346,8 @@ def _run_kind(kind: JobKind) -> Callable[..., None]:
     def run(params: Any, as_json: bool) -> None:
         from hdr_mcp.outputs import default_output_root, output_name
 
-        if "output_dir" in type(params).model_fields and params.output_dir is None:
+        if "output_dir" in type(params).model_fields and params.output_dir is None and (
+                not _config_file_sets(params, "output_dir")):
             folder = default_output_root() / output_name(kind.name)
             params = params.model_copy(update={"output_dir": str(folder)})
         with _progress_context(kind.command) as ctx:

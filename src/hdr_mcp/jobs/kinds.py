@@ -33,6 +33,7 @@ from hdr_mcp.errors import HdrMcpError, InvalidArgument
 from hdr_mcp.params.evaluate import EvaluateParams
 from hdr_mcp.params.generate import GenerateParams
 from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams
+from hdr_mcp.params.training import PrecomputeParams, TrainLoraParams
 from hdr_mcp.vocabulary import DIFFUSION_METHODS
 
 __all__ = [
@@ -197,6 +198,37 @@ BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
             "sdr_to_hdr. layout='latlong' makes a seamless 2:1 HDRI for lighting. Each image "
             "reports peak_nits, dynamic_range_stops and a verdict that says when it is not HDR. "
             "Slow on real models: returns a job handle; get_job(job_id) follows it.",
+            resumable=True,
+            device="cuda",
+        ),
+        JobKind(
+            name="train_lora",
+            run="hdr_mcp.training.tools:run_train_lora",
+            params=TrainLoraParams,
+            title="Train an HDR LoRA",
+            description="Train a LoRA that makes a diffusion model generate HDR in a log "
+            "encoding (logc4, logc3, pq, log_gamma, ...) from a folder of HDR images (text-to-"
+            "image: Qwen-Image, FLUX.1, FLUX.2 Klein) or HDR frame sequences (video: Wan-VACE, "
+            "SDR references made by camera-like degradations). Give a YAML config "
+            "(trainers/configs/) and/or the arguments. Rectified flow matching, optional "
+            "highlight-weighted loss, checkpoints with exact resume (resume='latest'), "
+            "validation renders, TensorBoard logs; writes the LoRA in diffusers and ComfyUI "
+            "layouts with its encoding in the metadata (generate_hdr reads it). Returns a job "
+            "handle; get_job shows step, loss, learning rate, ETA and the latest preview; "
+            "cancel_job saves a checkpoint.",
+            resumable=True,
+            device="cuda",
+        ),
+        JobKind(
+            name="precompute_latents",
+            run="hdr_mcp.training.tools:run_precompute_latents",
+            params=PrecomputeParams,
+            title="Precompute the latent cache of a training set",
+            description="Encode a training set once: HDR targets -> curve -> float32 VAE -> "
+            "safetensors shards plus latent_config.json (family, revision, curve, resolution, "
+            "frames, augmentation). train_lora with latents_dir then skips the VAE and text "
+            "encoder (a cache made for another config is refused, naming the field). "
+            "Resumable by shard.",
             resumable=True,
             device="cuda",
         ),
