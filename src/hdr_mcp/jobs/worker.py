@@ -161,8 +161,10 @@ class Worker:
         return self.device.startswith("cuda")
 
     def held_models(self) -> list[str]:
-        """Keys of the pipelines this worker holds loaded."""
-        return [str(k) for k in self.models.loaded_keys()] if self.models is not None else []
+        """Names of the models this worker holds loaded (what a job's ``model_key`` says)."""
+        if self.models is None:
+            return []
+        return sorted({str(getattr(k, "model", k)) for k in self.models.loaded_keys()})
 
     # -- control -----------------------------------------------------------------------------
 
