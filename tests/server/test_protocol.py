@@ -26,6 +26,7 @@ EXPECTED_TOOLS = {
     "list_jobs": {"read_only_hint": True},
     "list_models": {"read_only_hint": True},
     "sdr_to_hdr_video": {"read_only_hint": False, "destructive_hint": True},
+    "submit_batch": {"read_only_hint": False, "destructive_hint": True},
 }
 
 
