@@ -183,3 +183,94 @@ def test_a_restarted_supervisor_follows_a_job_in_flight_and_requeues_orphans(
     assert requeued.status is JobStatus.succeeded and requeued.attempts == 2
     assert any("pool restarted" in e.message for e in store.logs(orphan.id))
     assert second.pool.slots[0].name == first.pool.slots[0].name
+
+
+def _plates(folder: Path, count: int) -> list[Path]:
+    import numpy as np
+
+    from hdr_mcp.io import write_sdr
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ramp = np.linspace(0, 1, 16 * 16 * 3, dtype=np.float32).reshape(16, 16, 3)
+    paths = [folder / f"plate{i}.png" for i in range(count)]
+    for i, path in enumerate(paths):
+        write_sdr(path, np.roll(ramp, i, axis=1), bit_depth=8)
+    return paths
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_serve_backend_ray_fans_plates_out_over_the_actors(
+        cluster: str, tmp_path: Path, anyio_backend: str) -> None:
+    import json
+
+    import numpy as np
+    from mcp import Client
+
+    from hdr_mcp.io import read_image
+    from hdr_mcp.jobs.kinds import job_kind
+    from hdr_mcp.server import build_server
+    from hdr_mcp.server.config import ServerConfig
+
+    plates = _plates(tmp_path / "plates", 3)
+    config = ServerConfig(home=tmp_path / "home", output_dir=tmp_path / "out",
+                          roots=[tmp_path / "plates"], backend="ray", ray_actors=2)
+    server = build_server(config)
+    try:
+        async with Client(server) as client:
+            batch = await client.call_tool("submit_batch", {
+                "inputs": [str(p) for p in plates], "params": {"colorspace": "acescg"}})
+            assert not batch.is_error, batch.content
+            jobs = batch.structured_content["jobs"]
+            done = [(await client.call_tool("get_job", {"job_id": j["job_id"],
+                                                        "wait_seconds": 60})).structured_content
+                    for j in jobs]
+            resource = await client.read_resource("hdr://workers")
+        workers = json.loads(resource.contents[0].text)["workers"]
+    finally:
+        server.hdr.close()
+    assert [d["status"] for d in done] == ["succeeded"] * 3
+    assert {d["backend"] for d in done} == {"ray"}
+    assert {w["backend"] for w in workers} == {"ray"} and len(workers) == 2
+    assert all(w["node"] and w["device"].startswith("cpu") for w in workers)
+    # each plate into <output_dir>/<plate name>, the same pixels as a conversion in this process
+    local = job_kind("sdr_to_hdr_video").handler()(
+        job_kind("sdr_to_hdr_video").parse({"input": str(plates[1]), "colorspace": "acescg",
+                                            "output_dir": str(tmp_path / "local")}),
+        LocalContext(tmp_path / "scratch"))
+    remote = Path(done[1]["result"]["exr_paths"][0])
+    assert remote.parent.name == "plate1"
+    np.testing.assert_array_equal(read_image(remote).pixels,
+                                  read_image(local["exr_paths"][0]).pixels)
+
+
+def test_the_readme_ray_commands_run(cluster: str, tmp_path: Path) -> None:
+    import json
+    import re
+    import subprocess
+    import sys
+
+    readme = (HERE.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Scale out with Ray", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL).group(1)
+    commands = [re.sub(r"\s+#\s.*$", "", line).strip() for line in block.splitlines()
+                if line.startswith("hdr-mcp ") and not line.startswith("hdr-mcp serve")]
+    assert [c.split()[1] for c in commands] == ["submit-batch", "worker", "workers"]
+    _plates(tmp_path / "plates", 2)
+    shared = tmp_path / "shared"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    outputs = []
+    for command in commands:
+        command = (command.replace("/mnt/shared", str(shared)).replace("*.mov", "*.png")
+                   .replace("--ray-address auto", f"--ray-address {cluster}"))
+        proc = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert proc.returncode == 0, f"{command}\n{proc.stdout}\n{proc.stderr}"
+        outputs.append(json.loads(proc.stdout) if "--json" in command else None)
+    queued, _, workers = outputs
+    assert len(queued["jobs"]) == 2
+    store = JobStore(shared / "hdr-mcp")
+    assert all(store.get(j["job_id"]).status is JobStatus.succeeded for j in queued["jobs"])
+    assert (shared / "hdr-out" / "show" / "plate0" / "frame_00000.exr").is_file()
+    assert {w["backend"] for w in workers["workers"]} == {"ray"}
+    assert not any(w["alive"] for w in workers["workers"])  # the burst pool ended its actors
