@@ -103,3 +103,38 @@ def test_unimportable_handlers_raise_a_clear_error() -> None:
         registry.resolve("noattr", env)
     with pytest.raises(HdrMcpError, match="is not a function"):
         registry.resolve("notcallable", env)
+
+
+def test_a_batch_fans_out_one_job_per_input_into_its_own_folder(tmp_path: Path) -> None:
+    kind = registry.job_kind("sdr_to_hdr_video")
+    jobs = kind.fan_out(["/p/shot010.mov", "/p/shot020/frame_%04d.png", "/p/shot030"],
+                        {"colorspace": "acescg"}, tmp_path)
+    assert [j.input for j in jobs] == ["/p/shot010.mov", "/p/shot020/frame_%04d.png",
+                                       "/p/shot030"]
+    assert [Path(j.output_dir).name for j in jobs] == ["shot010", "shot020", "shot030"]
+    assert {j.colorspace for j in jobs} == {"acescg"}
+
+
+@pytest.mark.parametrize(("kind", "inputs", "params", "argument"), [
+    ("generate_hdr", ["a"], {}, "kind"),  # num_images is never split
+    ("sdr_to_hdr_video", ["/a/x.mov", "/b/x.mov"], {}, "inputs"),  # one folder for both
+    ("sdr_to_hdr_video", ["/a/x.mov"], {"input": "/y.mov"}, "params.input"),
+    ("sdr_to_hdr_video", ["/a/x.mov"], {"colorspace": "srgb-ish"}, "colorspace"),
+])
+def test_a_batch_that_cannot_fan_out_is_refused_naming_the_argument(
+        tmp_path: Path, kind: str, inputs: list[str], params: dict, argument: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        registry.job_kind(kind).fan_out(inputs, params, tmp_path)
+    assert caught.value.argument == argument
+
+
+def test_submit_batch_params_take_json_text_from_the_command_line() -> None:
+    from hdr_mcp.params import parse
+    from hdr_mcp.params.jobs import SubmitBatchParams
+
+    p = parse(SubmitBatchParams, {"inputs": ["a.png"], "params": '{"overwrite": true}'})
+    assert p.params == {"overwrite": True}
+    for bad in ("{oops", "[1]"):
+        with pytest.raises(InvalidArgument) as caught:
+            parse(SubmitBatchParams, {"inputs": ["a.png"], "params": bad})
+        assert caught.value.argument == "params"
