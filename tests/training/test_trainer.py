@@ -153,6 +153,18 @@ def test_a_disk_full_mid_save_keeps_the_last_good_checkpoint(
     assert lora_files.read_hdr_lora_info(kept[0] / "hdr_lora.safetensors").encoding == "logc4"
 
 
+def test_progress_says_step_loss_lr_eta_and_the_latest_preview(dataset: Path,
+                                                                tmp_path: Path) -> None:
+    messages: list[str] = []
+    ctx = LocalContext(tmp_path / "work", on_progress=lambda done, total, m: messages.append(m))
+    result = train(_config(dataset, tmp_path / "run", steps=3, validation_every=2), ctx)
+    assert [m.split(" loss ")[0] for m in messages] == ["step 1/3", "step 2/3", "step 3/3"]
+    assert all(" lr 0.001 eta " in m for m in messages)
+    assert "preview" not in messages[0]
+    assert messages[1].endswith(f"preview {result['validation'][0]['renders'][0]['preview_png']}")
+    assert messages[2].endswith(f"preview {result['preview_png']}")
+
+
 def test_cancel_saves_a_loadable_checkpoint(dataset: Path, tmp_path: Path, loaded_tiny) -> None:
     stop = threading.Event()
     ctx = LocalContext(tmp_path / "work", stop_event=stop,

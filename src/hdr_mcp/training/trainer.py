@@ -574,6 +574,9 @@ def _result(run: Run, last: Path | None, files: dict[str, str]) -> dict[str, Any
               "first_loss": first, "final_loss": final, "losses": losses,
               "checkpoint": str(last) if last else None, "validation": run.validation,
               "processes": run.accelerator.num_processes, **files}
+    renders = [r for v in run.validation for r in v.get("renders", [])]
+    if renders:
+        result["preview_png"] = renders[-1]["preview_png"]
     if run.is_main:
         (run.output_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
