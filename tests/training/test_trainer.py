@@ -284,5 +284,22 @@ def test_overwrite_replaces_an_earlier_run(dataset: Path, reference: dict[str, A
     assert result["steps"] == 1
 
 
+def test_bad_pixels_found_mid_run_leave_nothing_behind(tmp_path: Path) -> None:
+    from hdr_mcp.io.exr import write_exr
+
+    root = tmp_path / "images"
+    root.mkdir()
+    for name in SCENES:
+        pixels = hdr_crop(name)
+        if name == "night":
+            pixels[0, 0, 0] = -1.0
+        write_exr(root / f"{name}.exr", pixels)
+        (root / f"{name}.txt").write_text(name)
+    with pytest.raises(InvalidArgument, match="negative pixel") as info:
+        train(_config(root, tmp_path / "run", logging="tensorboard"), _ctx(tmp_path / "work"))
+    assert info.value.value.endswith("night.exr")
+    assert not (tmp_path / "run").exists()
+
+
 def test_fingerprint_fields_exist() -> None:
     assert set(trainer.FINGERPRINT_FIELDS) <= set(TrainConfig.model_fields)
