@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Train an HDR LoRA from a config, on one process or data-parallel under accelerate.
 
     python trainers/train_lora.py --config trainers/configs/train_lora_qwen_image_2512_48gb.yaml

@@ -153,6 +153,18 @@ def test_a_disk_full_mid_save_keeps_the_last_good_checkpoint(
     assert lora_files.read_hdr_lora_info(kept[0] / "hdr_lora.safetensors").encoding == "logc4"
 
 
+def test_progress_says_step_loss_lr_eta_and_the_latest_preview(dataset: Path,
+                                                                tmp_path: Path) -> None:
+    messages: list[str] = []
+    ctx = LocalContext(tmp_path / "work", on_progress=lambda done, total, m: messages.append(m))
+    result = train(_config(dataset, tmp_path / "run", steps=3, validation_every=2), ctx)
+    assert [m.split(" loss ")[0] for m in messages] == ["step 1/3", "step 2/3", "step 3/3"]
+    assert all(" lr 0.001 eta " in m for m in messages)
+    assert "preview" not in messages[0]
+    assert messages[1].endswith(f"preview {result['validation'][0]['renders'][0]['preview_png']}")
+    assert messages[2].endswith(f"preview {result['preview_png']}")
+
+
 def test_cancel_saves_a_loadable_checkpoint(dataset: Path, tmp_path: Path, loaded_tiny) -> None:
     stop = threading.Event()
     ctx = LocalContext(tmp_path / "work", stop_event=stop,
@@ -270,6 +282,23 @@ def test_overwrite_replaces_an_earlier_run(dataset: Path, reference: dict[str, A
     result = train(_config(dataset, out, steps=1, overwrite=True), _ctx(tmp_path / "work"))
     assert [p.name for p in list_checkpoints(out)] == ["step_0000001"]
     assert result["steps"] == 1
+
+
+def test_bad_pixels_found_mid_run_leave_nothing_behind(tmp_path: Path) -> None:
+    from hdr_mcp.io.exr import write_exr
+
+    root = tmp_path / "images"
+    root.mkdir()
+    for name in SCENES:
+        pixels = hdr_crop(name)
+        if name == "night":
+            pixels[0, 0, 0] = -1.0
+        write_exr(root / f"{name}.exr", pixels)
+        (root / f"{name}.txt").write_text(name)
+    with pytest.raises(InvalidArgument, match="negative pixel") as info:
+        train(_config(root, tmp_path / "run", logging="tensorboard"), _ctx(tmp_path / "work"))
+    assert info.value.value.endswith("night.exr")
+    assert not (tmp_path / "run").exists()
 
 
 def test_fingerprint_fields_exist() -> None:

@@ -549,21 +549,44 @@ def train(config: TrainConfig, ctx: Any) -> dict[str, Any]:
         run = setup(config, ctx, output_dir, accelerator)
     run.writer = _tensorboard(run)
     try:
-        while run.step < config.steps:
-            if ctx.should_stop():
-                _stop(run)
-            loss = train_step(run)
-            if run.step % config.validation_every == 0 or run.step == config.steps:
-                validate(run)
-            if run.step % config.checkpoint_every == 0 and run.step < config.steps:
-                checkpoint(run)
-            _progress(run, loss)
+        _loop(run)
         last = checkpoint(run)
         files = final_files(run) if run.is_main else {}
+    except Exception as error:
+        from hdr_mcp.jobs.context import JobCancelled
+        from hdr_mcp.training.checkpoints import latest_checkpoint
+
+        if not isinstance(error, JobCancelled) and run.is_main and (
+                latest_checkpoint(output_dir) is None):  # bad input found mid-run:
+            _discard(run)  # nothing partial is left
+        raise
     finally:
         if run.writer is not None:
             run.writer.close()
     return _result(run, last, files)
+
+
+def _discard(run: Run) -> None:
+    from hdr_mcp.outputs import remove_if_empty
+
+    if run.writer is not None:
+        run.writer.close()
+        run.writer = None
+    _remove_outputs(run.output_dir)
+    remove_if_empty(run.output_dir)
+
+
+def _loop(run: Run) -> None:
+    config, ctx = run.config, run.ctx
+    while run.step < config.steps:
+        if ctx.should_stop():
+            _stop(run)
+        loss = train_step(run)
+        if run.step % config.validation_every == 0 or run.step == config.steps:
+            validate(run)
+        if run.step % config.checkpoint_every == 0 and run.step < config.steps:
+            checkpoint(run)
+        _progress(run, loss)
 
 
 def _result(run: Run, last: Path | None, files: dict[str, str]) -> dict[str, Any]:
@@ -574,6 +597,9 @@ def _result(run: Run, last: Path | None, files: dict[str, str]) -> dict[str, Any
               "first_loss": first, "final_loss": final, "losses": losses,
               "checkpoint": str(last) if last else None, "validation": run.validation,
               "processes": run.accelerator.num_processes, **files}
+    renders = [r for v in run.validation for r in v.get("renders", [])]
+    if renders:
+        result["preview_png"] = renders[-1]["preview_png"]
     if run.is_main:
         (run.output_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
