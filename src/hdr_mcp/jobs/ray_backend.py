@@ -37,7 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument
-from hdr_mcp.jobs.store import DEFAULT_STALE_AFTER_S, Job, JobFinished, JobStatus, JobStore
+from hdr_mcp.jobs.store import (
+    DEFAULT_STALE_AFTER_S,
+    Job,
+    JobFinished,
+    JobStatus,
+    JobStore,
+    LeaseLost,
+)
 
 __all__ = ["RAY_NAMESPACE", "RayPool", "RemoteStore", "StoreProxy", "pool_key", "require_ray"]
 
@@ -91,7 +98,8 @@ class _Raised:
 
 
 class StoreProxy:
-    """Ray actor (threaded) owning the :class:`JobStore` on the store's node."""
+    """Ray actor owning the :class:`JobStore` on the store's node; it runs one call at a time,
+    in the order each caller sent them (SQLite has one writer anyway)."""
 
     def __init__(self, home: str) -> None:
         self.store = JobStore(home)
@@ -108,14 +116,25 @@ class StoreProxy:
 class RemoteStore:
     """The part of :class:`JobStore` a worker uses, answered by a :class:`StoreProxy`.
 
+    Progress reports and log lines are sent without waiting (a round trip is about 1 ms); the
+    proxy runs one call at a time in the order they were sent, so they land before the job's
+    next synchronous call (``job_signals``, ``succeed``, ...), whose answer settles them: a
+    report or line refused for a lost lease makes the next ones for that job fail as they
+    would have (:class:`LeaseLost`), and ``should_stop()`` sees the lost lease anyway.
+
     Working folders (``home/jobs/<id>``) are opened at the same path on every node: put
     ``home`` on a folder every node mounts (the README's "Scale out with Ray").
     """
+
+    _DEFERRED = frozenset({"set_progress", "append_log"})
 
     def __init__(self, proxy: Any, home: str | Path) -> None:
         self._proxy = proxy
         self.home = Path(home)
         self.path = self.home / "jobs.sqlite3"
+        self._sent: list[tuple[str, Any]] = []  # (job_id, ref) of calls not yet settled
+        self._lost: set[str] = set()
+        self._lock = threading.Lock()
 
     def workdir(self, job_id: str) -> Path:
         path = self.home / "jobs" / job_id
@@ -127,14 +146,37 @@ class RemoteStore:
             raise AttributeError(method)
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            ray = require_ray()
-            value = ray.get(self._proxy.call.remote(method, args, kwargs))
+            if method in self._DEFERRED:
+                return self._send(method, args, kwargs)
+            value = require_ray().get(self._proxy.call.remote(method, args, kwargs))
+            self._settle()
             if isinstance(value, _Raised):
                 raise value.rebuild()
             return value
 
         call.__name__ = method
         return call
+
+    def _send(self, method: str, args: tuple, kwargs: dict) -> Any:
+        job_id = args[0]
+        if job_id in self._lost and kwargs.get("lease") is not None:
+            if method == "append_log":
+                raise LeaseLost(job_id)
+            return False
+        ref = self._proxy.call.remote(method, args, kwargs)
+        with self._lock:
+            self._sent.append((job_id, ref))
+        return True if method == "set_progress" else 0
+
+    def _settle(self) -> None:
+        """Collect the answers of calls sent without waiting (they ran before this one)."""
+        ray = require_ray()
+        with self._lock:
+            sent, self._sent = self._sent, []
+        for job_id, ref in sent:
+            value = ray.get(ref)
+            if value is False or (isinstance(value, _Raised) and value.name == "LeaseLost"):
+                self._lost.add(job_id)
 
 
 # -- the actor --------------------------------------------------------------------------------
@@ -309,7 +351,7 @@ class RayPool:
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self._proxy = ray.remote(StoreProxy).options(
             name=f"store-{self.key}", namespace=RAY_NAMESPACE, lifetime="detached",
-            get_if_exists=True, max_concurrency=64, num_cpus=0, scheduling_strategy=here,
+            get_if_exists=True, num_cpus=0, scheduling_strategy=here,
         ).remote(str(self.store.home))
         gpus = self._gpus_per_actor(ray)
         count = self.actors or max(1, int(ray.cluster_resources().get("GPU", 0) // (gpus or 1)))
