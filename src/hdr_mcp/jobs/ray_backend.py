@@ -46,7 +46,15 @@ from hdr_mcp.jobs.store import (
     LeaseLost,
 )
 
-__all__ = ["RAY_NAMESPACE", "RayPool", "RemoteStore", "StoreProxy", "pool_key", "require_ray"]
+__all__ = [
+    "RAY_NAMESPACE",
+    "PoolBusy",
+    "RayPool",
+    "RemoteStore",
+    "StoreProxy",
+    "pool_key",
+    "require_ray",
+]
 
 _log = logging.getLogger("hdr_mcp.jobs.ray")
 
@@ -260,6 +268,35 @@ class PoolActor:
 # -- the pool ---------------------------------------------------------------------------------
 
 
+class PoolBusy(HdrMcpError):
+    """Another Ray pool supervises this store (two would hand one actor two jobs)."""
+
+
+class _PoolLock:
+    """An exclusive ``flock`` on ``path`` for as long as a pool supervises its store (the OS
+    drops it when the process dies, so a crashed supervisor never blocks the next one)."""
+
+    def __init__(self, path: Path) -> None:
+        import fcntl
+
+        self._file = open(path, "a+")  # noqa: SIM115 (held open for the pool's lifetime)
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = path.read_text().strip() or "another process"
+            self._file.close()
+            raise PoolBusy(f"another Ray pool supervises the job store in {path.parent} "
+                           f"({holder}); its actors run the jobs queued there") from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        self._file.flush()
+
+    def release(self) -> None:
+        self._file.close()  # closing the file drops the flock
+
+
+
 @dataclass
 class _Slot:
     """The pool's view of one actor."""
@@ -335,13 +372,19 @@ class RayPool:
         self.slots: list[_Slot] = []
         self._stop = threading.Event()
         self._proxy: Any = None
+        self._lock: _PoolLock | None = None
         self.finished = 0
 
     # -- start -------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Connect to Ray, start (or find again) the store proxy and the actors, and adopt the
-        jobs they are still running; requeue running jobs no actor owns any more."""
+        jobs they are still running; requeue running jobs no actor owns any more.
+
+        One pool supervises a store at a time (``home/ray-pool.lock``, held until :meth:`run`
+        returns): :class:`PoolBusy` when another one does.
+        """
+        self._lock = _PoolLock(self.store.home / "ray-pool.lock")
         ray = require_ray()
         if not ray.is_initialized():
             ray.init(address=self.address, namespace=RAY_NAMESPACE, log_to_driver=False,
@@ -381,9 +424,11 @@ class RayPool:
             job_id = info["job_id"]
             if job_id is None:
                 continue
+            # Busy until it ends, whoever's claim it is: an actor runs one job at a time.
+            slot.ref = slot.handle.wait_job.remote(job_id)
             job = self.store.get(job_id)
             if job.status is JobStatus.running and job.lease == info["lease"]:
-                slot.job, slot.ref = job, slot.handle.wait_job.remote(job_id)
+                slot.job = job
                 owned.add(job_id)
                 self.store.append_log(job_id, f"supervisor restarted: actor {slot.name} still "
                                       "runs this attempt; following it", "info")
@@ -405,16 +450,24 @@ class RayPool:
         if not self.slots:
             self.start()
         last_reap = time.monotonic()
-        while not self._stop.is_set():
-            changed = self.step()
-            if burst and self._drained():
-                break
-            if time.monotonic() - last_reap > self.stale_after_s / 2:
-                self.store.reap(self.stale_after_s)
-                last_reap = time.monotonic()
-            if not changed:
-                self._stop.wait(self.poll_s)
+        try:
+            while not self._stop.is_set():
+                changed = self.step()
+                if burst and self._drained():
+                    break
+                if time.monotonic() - last_reap > self.stale_after_s / 2:
+                    self.store.reap(self.stale_after_s)
+                    last_reap = time.monotonic()
+                if not changed:
+                    self._stop.wait(self.poll_s)
+        finally:
+            self._release()
         return self.finished
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _drained(self) -> bool:
         busy = any(slot.ref is not None for slot in self.slots)
@@ -499,6 +552,7 @@ class RayPool:
         """Stop supervising; ``kill_actors`` also ends the actors and the store proxy (their
         running jobs are recovered as after a crash: requeued or failed)."""
         self.stop()
+        self._release()
         if not kill_actors:
             return
         ray = require_ray()
