@@ -387,8 +387,7 @@ class RayPool:
         self._lock = _PoolLock(self.store.home / "ray-pool.lock")
         ray = require_ray()
         if not ray.is_initialized():
-            ray.init(address=self.address, namespace=RAY_NAMESPACE, log_to_driver=False,
-                     include_dashboard=None if self.address else False)
+            ray.init(address=self.address, namespace=RAY_NAMESPACE, log_to_driver=False)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
