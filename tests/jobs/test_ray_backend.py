@@ -48,7 +48,7 @@ class Running:
     """A pool supervising in a thread (what `hdr-mcp worker --backend ray` does)."""
 
     def __init__(self, store: JobStore, **options) -> None:
-        self.pool = RayPool(store, actors=2, **{**FAST, **options})
+        self.pool = RayPool(store, **{"actors": 2, **FAST, **options})
         self.pool.start()
         self.thread = threading.Thread(target=self.pool.run, daemon=True)
         self.thread.start()
@@ -274,3 +274,29 @@ def test_the_readme_ray_commands_run(cluster: str, tmp_path: Path) -> None:
     assert (shared / "hdr-out" / "show" / "plate0" / "frame_00000.exr").is_file()
     assert {w["backend"] for w in workers["workers"]} == {"ray"}
     assert not any(w["alive"] for w in workers["workers"])  # the burst pool ended its actors
+
+
+def test_an_actor_that_lost_its_lease_stops_and_writes_nothing_more(
+        store: JobStore, pools: Callable[..., Running]) -> None:
+    pools(store, actors=1)
+    job = store.submit("slow", {"steps": 100, "dt": 0.05}, resumable=True)
+    _wait_until(lambda: store.get(job.id).progress >= 2, 60, "two steps")
+    # what reap does when it presumes a worker dead, then another worker's claim
+    assert store.requeue(job.id, "presumed dead (test)", lease=store.get(job.id).lease)
+    assert store.claim("w_elsewhere").id == job.id
+    # the only actor is free again once its attempt stopped: it runs the next job
+    assert finished(store, store.submit("echo", {}).id).status is JobStatus.succeeded
+    after = store.get(job.id)
+    assert after.status is JobStatus.running and after.worker_id == "w_elsewhere"
+    assert after.progress == 0  # the old attempt's reports were refused
+    log = [e.message for e in store.logs(job.id)]
+    assert log[-1].startswith("claimed by worker w_elsewhere"), log  # nothing after it
+
+
+def test_a_second_pool_on_the_same_store_is_refused(
+        store: JobStore, pools: Callable[..., Running]) -> None:
+    from hdr_mcp.jobs.ray_backend import PoolBusy
+
+    pools(store)
+    with pytest.raises(PoolBusy, match="another Ray pool"):
+        RayPool(JobStore(store.home), actors=1).start()

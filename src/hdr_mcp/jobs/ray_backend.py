@@ -37,9 +37,24 @@ from pathlib import Path
 from typing import Any
 
 from hdr_mcp.errors import HdrMcpError, InvalidArgument
-from hdr_mcp.jobs.store import DEFAULT_STALE_AFTER_S, Job, JobFinished, JobStatus, JobStore
+from hdr_mcp.jobs.store import (
+    DEFAULT_STALE_AFTER_S,
+    Job,
+    JobFinished,
+    JobStatus,
+    JobStore,
+    LeaseLost,
+)
 
-__all__ = ["RAY_NAMESPACE", "RayPool", "RemoteStore", "StoreProxy", "pool_key", "require_ray"]
+__all__ = [
+    "RAY_NAMESPACE",
+    "PoolBusy",
+    "RayPool",
+    "RemoteStore",
+    "StoreProxy",
+    "pool_key",
+    "require_ray",
+]
 
 _log = logging.getLogger("hdr_mcp.jobs.ray")
 
@@ -91,7 +106,8 @@ class _Raised:
 
 
 class StoreProxy:
-    """Ray actor (threaded) owning the :class:`JobStore` on the store's node."""
+    """Ray actor owning the :class:`JobStore` on the store's node; it runs one call at a time,
+    in the order each caller sent them (SQLite has one writer anyway)."""
 
     def __init__(self, home: str) -> None:
         self.store = JobStore(home)
@@ -108,14 +124,25 @@ class StoreProxy:
 class RemoteStore:
     """The part of :class:`JobStore` a worker uses, answered by a :class:`StoreProxy`.
 
+    Progress reports and log lines are sent without waiting (a round trip is about 1 ms); the
+    proxy runs one call at a time in the order they were sent, so they land before the job's
+    next synchronous call (``job_signals``, ``succeed``, ...), whose answer settles them: a
+    report or line refused for a lost lease makes the next ones for that job fail as they
+    would have (:class:`LeaseLost`), and ``should_stop()`` sees the lost lease anyway.
+
     Working folders (``home/jobs/<id>``) are opened at the same path on every node: put
     ``home`` on a folder every node mounts (the README's "Scale out with Ray").
     """
+
+    _DEFERRED = frozenset({"set_progress", "append_log"})
 
     def __init__(self, proxy: Any, home: str | Path) -> None:
         self._proxy = proxy
         self.home = Path(home)
         self.path = self.home / "jobs.sqlite3"
+        self._sent: list[tuple[str, Any]] = []  # (job_id, ref) of calls not yet settled
+        self._lost: set[str] = set()
+        self._lock = threading.Lock()
 
     def workdir(self, job_id: str) -> Path:
         path = self.home / "jobs" / job_id
@@ -127,14 +154,37 @@ class RemoteStore:
             raise AttributeError(method)
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            ray = require_ray()
-            value = ray.get(self._proxy.call.remote(method, args, kwargs))
+            if method in self._DEFERRED:
+                return self._send(method, args, kwargs)
+            value = require_ray().get(self._proxy.call.remote(method, args, kwargs))
+            self._settle()
             if isinstance(value, _Raised):
                 raise value.rebuild()
             return value
 
         call.__name__ = method
         return call
+
+    def _send(self, method: str, args: tuple, kwargs: dict) -> Any:
+        job_id = args[0]
+        if job_id in self._lost and kwargs.get("lease") is not None:
+            if method == "append_log":
+                raise LeaseLost(job_id)
+            return False
+        ref = self._proxy.call.remote(method, args, kwargs)
+        with self._lock:
+            self._sent.append((job_id, ref))
+        return True if method == "set_progress" else 0
+
+    def _settle(self) -> None:
+        """Collect the answers of calls sent without waiting (they ran before this one)."""
+        ray = require_ray()
+        with self._lock:
+            sent, self._sent = self._sent, []
+        for job_id, ref in sent:
+            value = ray.get(ref)
+            if value is False or (isinstance(value, _Raised) and value.name == "LeaseLost"):
+                self._lost.add(job_id)
 
 
 # -- the actor --------------------------------------------------------------------------------
@@ -218,6 +268,35 @@ class PoolActor:
 # -- the pool ---------------------------------------------------------------------------------
 
 
+class PoolBusy(HdrMcpError):
+    """Another Ray pool supervises this store (two would hand one actor two jobs)."""
+
+
+class _PoolLock:
+    """An exclusive ``flock`` on ``path`` for as long as a pool supervises its store (the OS
+    drops it when the process dies, so a crashed supervisor never blocks the next one)."""
+
+    def __init__(self, path: Path) -> None:
+        import fcntl
+
+        self._file = open(path, "a+")  # noqa: SIM115 (held open for the pool's lifetime)
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = path.read_text().strip() or "another process"
+            self._file.close()
+            raise PoolBusy(f"another Ray pool supervises the job store in {path.parent} "
+                           f"({holder}); its actors run the jobs queued there") from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        self._file.flush()
+
+    def release(self) -> None:
+        self._file.close()  # closing the file drops the flock
+
+
+
 @dataclass
 class _Slot:
     """The pool's view of one actor."""
@@ -293,23 +372,28 @@ class RayPool:
         self.slots: list[_Slot] = []
         self._stop = threading.Event()
         self._proxy: Any = None
+        self._lock: _PoolLock | None = None
         self.finished = 0
 
     # -- start -------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Connect to Ray, start (or find again) the store proxy and the actors, and adopt the
-        jobs they are still running; requeue running jobs no actor owns any more."""
+        jobs they are still running; requeue running jobs no actor owns any more.
+
+        One pool supervises a store at a time (``home/ray-pool.lock``, held until :meth:`run`
+        returns): :class:`PoolBusy` when another one does.
+        """
+        self._lock = _PoolLock(self.store.home / "ray-pool.lock")
         ray = require_ray()
         if not ray.is_initialized():
-            ray.init(address=self.address, namespace=RAY_NAMESPACE, log_to_driver=False,
-                     include_dashboard=None if self.address else False)
+            ray.init(address=self.address, namespace=RAY_NAMESPACE, log_to_driver=False)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self._proxy = ray.remote(StoreProxy).options(
             name=f"store-{self.key}", namespace=RAY_NAMESPACE, lifetime="detached",
-            get_if_exists=True, max_concurrency=64, num_cpus=0, scheduling_strategy=here,
+            get_if_exists=True, num_cpus=0, scheduling_strategy=here,
         ).remote(str(self.store.home))
         gpus = self._gpus_per_actor(ray)
         count = self.actors or max(1, int(ray.cluster_resources().get("GPU", 0) // (gpus or 1)))
@@ -339,9 +423,11 @@ class RayPool:
             job_id = info["job_id"]
             if job_id is None:
                 continue
+            # Busy until it ends, whoever's claim it is: an actor runs one job at a time.
+            slot.ref = slot.handle.wait_job.remote(job_id)
             job = self.store.get(job_id)
             if job.status is JobStatus.running and job.lease == info["lease"]:
-                slot.job, slot.ref = job, slot.handle.wait_job.remote(job_id)
+                slot.job = job
                 owned.add(job_id)
                 self.store.append_log(job_id, f"supervisor restarted: actor {slot.name} still "
                                       "runs this attempt; following it", "info")
@@ -363,16 +449,24 @@ class RayPool:
         if not self.slots:
             self.start()
         last_reap = time.monotonic()
-        while not self._stop.is_set():
-            changed = self.step()
-            if burst and self._drained():
-                break
-            if time.monotonic() - last_reap > self.stale_after_s / 2:
-                self.store.reap(self.stale_after_s)
-                last_reap = time.monotonic()
-            if not changed:
-                self._stop.wait(self.poll_s)
+        try:
+            while not self._stop.is_set():
+                changed = self.step()
+                if burst and self._drained():
+                    break
+                if time.monotonic() - last_reap > self.stale_after_s / 2:
+                    self.store.reap(self.stale_after_s)
+                    last_reap = time.monotonic()
+                if not changed:
+                    self._stop.wait(self.poll_s)
+        finally:
+            self._release()
         return self.finished
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _drained(self) -> bool:
         busy = any(slot.ref is not None for slot in self.slots)
@@ -457,6 +551,7 @@ class RayPool:
         """Stop supervising; ``kill_actors`` also ends the actors and the store proxy (their
         running jobs are recovered as after a crash: requeued or failed)."""
         self.stop()
+        self._release()
         if not kill_actors:
             return
         ray = require_ray()

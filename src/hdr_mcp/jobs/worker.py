@@ -296,8 +296,8 @@ class Worker:
 
     # -- one job -----------------------------------------------------------------------------
 
-    def run_job(self, job: Job) -> Job:
-        """Run a job this worker has claimed and record its outcome; returns the final state."""
+    def run_job(self, job: Job) -> None:
+        """Run a job this worker has claimed and record its outcome in the store."""
         if self.models is None and self.memory_budget_bytes is not None:
             from hdr_mcp.models.cache import ModelCache
 
@@ -316,7 +316,6 @@ class Worker:
             self._current = None
             if ctx._models is not None:
                 self.models = ctx._models
-        return self.store.get(job.id)
 
     def _run_handler(self, job: Job, ctx: StoreContext) -> None:
         try:
@@ -391,8 +390,7 @@ class Worker:
             _log.warning("job %s: not recorded as %s, worker %s no longer owns it",
                          job.id, write.__name__, self.worker_id)
         else:
-            status = self.store.get(job.id).status
-            _log.info("job %s (%s): %s", job.id, job.kind, status.value)
+            _log.info("job %s (%s): %s", job.id, job.kind, write.__name__)
 
 
 def _nvidia_driver() -> bool:

@@ -125,12 +125,16 @@ class HdrServer:
         with self._worker_lock:
             if self._pool is not None:
                 return
+            from hdr_mcp.jobs.ray_backend import PoolBusy
             from hdr_mcp.jobs.worker import ray_pool
 
             c = self.config
             pool = ray_pool(SimpleNamespace(ray_address=c.ray_address, actors=c.ray_actors,
                                             cpus_per_actor=c.cpus_per_actor), self.store)
-            pool.start()
+            try:
+                pool.start()
+            except PoolBusy:
+                return  # another server's pool runs this store's jobs; try again next time
             self._pool = pool
             self._worker_thread = threading.Thread(target=pool.run, name="hdr-mcp-ray-pool",
                                                    daemon=True)
