@@ -16,7 +16,7 @@ from hdr_mcp.jobs.store import JobStore, pid_alive
 
 HERE = Path(__file__).resolve().parent
 
-TEST_KINDS = ("echo", "boom", "hdr_error", "not_json", "slow")
+TEST_KINDS = ("echo", "boom", "hdr_error", "not_json", "slow", "frames", "warm")
 EXTRA_HANDLERS = ",".join(f"{k}=jobs_test_handlers:{k}" for k in TEST_KINDS)
 
 # Short intervals keep the suite fast; the production defaults are 0.5 s / 2 s.

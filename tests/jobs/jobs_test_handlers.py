@@ -18,6 +18,8 @@ HANDLERS = {
     "hdr_error": "jobs_test_handlers:hdr_error",
     "not_json": "jobs_test_handlers:not_json",
     "slow": "jobs_test_handlers:slow",
+    "frames": "jobs_test_handlers:frames",
+    "warm": "jobs_test_handlers:warm",
 }
 
 
@@ -61,3 +63,36 @@ def slow(params: dict, ctx: JobContext) -> dict:
         checkpoint.write_text(str(i + 1))
         ctx.progress(i + 1, steps, f"step {i + 1}")
     return {"steps": steps, "resumed_from": start, "pid": os.getpid()}
+
+
+def frames(params: dict, ctx: JobContext) -> dict:
+    """Deterministic "frames" (seeded arrays) written one per step into ``output_dir``; a retry
+    keeps the frames already written, as ``sdr_to_hdr_video`` does."""
+    import hashlib
+    from pathlib import Path
+
+    import numpy as np
+
+    out = Path(params["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    count, dt = int(params.get("frames", 8)), float(params.get("dt", 0.05))
+    start = sum(1 for i in range(count) if (out / f"frame_{i:03d}.npy").exists())
+    for i in range(start, count):
+        ctx.raise_if_stopped()
+        time.sleep(dt)
+        pixels = np.random.default_rng(i).random((8, 8, 3), dtype=np.float32) * (i + 1)
+        np.save(out / f"tmp_{i:03d}.npy", pixels)
+        (out / f"tmp_{i:03d}.npy").replace(out / f"frame_{i:03d}.npy")
+        ctx.progress(i + 1, count, f"frame {i + 1}")
+    digest = hashlib.sha256(b"".join((out / f"frame_{i:03d}.npy").read_bytes()
+                                     for i in range(count))).hexdigest()
+    return {"frames": count, "sha256": digest, "resumed_from": start}
+
+
+def warm(params: dict, ctx: JobContext) -> dict:
+    """Loads ``model`` into the worker's model cache (a stand-in value, no torch model)."""
+    from hdr_mcp.models.cache import CacheKey
+
+    ctx.models.get_or_load(CacheKey.of(params["model"]), lambda: {"name": params["model"]})
+    time.sleep(float(params.get("dt", 0.0)))
+    return {"model": params["model"], "pid": os.getpid()}

@@ -12,6 +12,7 @@ from hdr_mcp.jobs import kinds as registry
 from hdr_mcp.params.evaluate import EvaluateParams
 from hdr_mcp.params.generate import GenerateParams
 from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams
+from hdr_mcp.params.training import PrecomputeParams, TrainLoraParams
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,11 +24,15 @@ def test_builtin_kinds_are_declared_once_with_their_models(monkeypatch: pytest.M
         "evaluate": ("hdr_mcp.metrics.evaluate:run", EvaluateParams),
         "generate_hdr": ("hdr_mcp.pipelines.text_to_hdr:run", GenerateParams),
         "sdr_to_hdr_video": ("hdr_mcp.pipelines.sdr_to_hdr:run", SdrToHdrParams),
+        "train_lora": ("hdr_mcp.training.tools:run_train_lora", TrainLoraParams),
+        "precompute_latents": ("hdr_mcp.training.tools:run_precompute_latents",
+                               PrecomputeParams),
     }
     assert builtins["sdr_to_hdr_video"].resumable and not builtins["evaluate"].resumable
     assert builtins["sdr_to_hdr_video"].command == "sdr-to-hdr-video"
     assert builtins["generate_hdr"].device == "cuda"
-    assert sorted(registry.kinds()) == ["evaluate", "generate_hdr", "sdr_to_hdr_video"]
+    assert sorted(registry.kinds()) == ["evaluate", "generate_hdr", "precompute_latents",
+                                        "sdr_to_hdr_video", "train_lora"]
     with pytest.raises(TypeError):
         builtins["x"] = builtins["evaluate"]  # type: ignore[index]
 
@@ -37,7 +42,8 @@ def test_unknown_kind_lists_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(InvalidArgument) as info:
         registry.resolve("nope")
     assert str(info.value) == (
-        "kind='nope': unknown job kind; known kinds: evaluate, generate_hdr, sdr_to_hdr_video")
+        "kind='nope': unknown job kind; known kinds: evaluate, generate_hdr, precompute_latents, "
+        "sdr_to_hdr_video, train_lora")
     assert info.value.argument == "kind"
 
 
@@ -97,3 +103,38 @@ def test_unimportable_handlers_raise_a_clear_error() -> None:
         registry.resolve("noattr", env)
     with pytest.raises(HdrMcpError, match="is not a function"):
         registry.resolve("notcallable", env)
+
+
+def test_a_batch_fans_out_one_job_per_input_into_its_own_folder(tmp_path: Path) -> None:
+    kind = registry.job_kind("sdr_to_hdr_video")
+    jobs = kind.fan_out(["/p/shot010.mov", "/p/shot020/frame_%04d.png", "/p/shot030"],
+                        {"colorspace": "acescg"}, tmp_path)
+    assert [j.input for j in jobs] == ["/p/shot010.mov", "/p/shot020/frame_%04d.png",
+                                       "/p/shot030"]
+    assert [Path(j.output_dir).name for j in jobs] == ["shot010", "shot020", "shot030"]
+    assert {j.colorspace for j in jobs} == {"acescg"}
+
+
+@pytest.mark.parametrize(("kind", "inputs", "params", "argument"), [
+    ("generate_hdr", ["a"], {}, "kind"),  # num_images is never split
+    ("sdr_to_hdr_video", ["/a/x.mov", "/b/x.mov"], {}, "inputs"),  # one folder for both
+    ("sdr_to_hdr_video", ["/a/x.mov"], {"input": "/y.mov"}, "params.input"),
+    ("sdr_to_hdr_video", ["/a/x.mov"], {"colorspace": "srgb-ish"}, "colorspace"),
+])
+def test_a_batch_that_cannot_fan_out_is_refused_naming_the_argument(
+        tmp_path: Path, kind: str, inputs: list[str], params: dict, argument: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        registry.job_kind(kind).fan_out(inputs, params, tmp_path)
+    assert caught.value.argument == argument
+
+
+def test_submit_batch_params_take_json_text_from_the_command_line() -> None:
+    from hdr_mcp.params import parse
+    from hdr_mcp.params.jobs import SubmitBatchParams
+
+    p = parse(SubmitBatchParams, {"inputs": ["a.png"], "params": '{"overwrite": true}'})
+    assert p.params == {"overwrite": True}
+    for bad in ("{oops", "[1]"):
+        with pytest.raises(InvalidArgument) as caught:
+            parse(SubmitBatchParams, {"inputs": ["a.png"], "params": bad})
+        assert caught.value.argument == "params"

@@ -105,7 +105,61 @@ def test_a_version_1_store_is_migrated_keeping_its_jobs(tmp_path: Path) -> None:
         assert store.claim("w").id == fresh.id  # new columns work
         assert store.prune(0) == ["j_old"]  # the old delete trigger is gone
     version = sqlite3.connect(home / "jobs.sqlite3").execute("PRAGMA user_version").fetchone()
-    assert version[0] == 2
+    assert version[0] == 3
+
+
+def _v2_schema() -> str:
+    """Version 2 as released: version 3's schema without the placement columns."""
+    from hdr_mcp.jobs import store as store_module
+
+    schema = store_module._SCHEMA
+    for column in ("    backend TEXT,\n    node TEXT,\n    device TEXT\n",
+                   "    backend TEXT NOT NULL DEFAULT 'local',\n    node TEXT,\n    actor TEXT\n"):
+        assert column in schema
+        schema = schema.replace(column, "")
+    schema = schema.replace("timeout_s REAL,\n);", "timeout_s REAL\n);").replace(
+        "stop_requested INTEGER NOT NULL DEFAULT 0,\n);",
+        "stop_requested INTEGER NOT NULL DEFAULT 0\n);")
+    return schema + "PRAGMA user_version = 2;\n"
+
+
+def test_a_version_2_store_gains_placement_columns(tmp_path: Path) -> None:
+    home = tmp_path / "v2"
+    home.mkdir()
+    conn = sqlite3.connect(home / "jobs.sqlite3")
+    conn.executescript(_v2_schema())
+    assert "backend" not in {r[1] for r in conn.execute("PRAGMA table_info(jobs)")}
+    conn.execute("INSERT INTO jobs (id, kind, params, status, created_at, updated_at) "
+                 "VALUES ('j_v2', 'echo', '{}', 'queued', 1, 1)")
+    conn.execute("INSERT INTO workers (id, pid, hostname, started_at, heartbeat_at) "
+                 "VALUES ('w_v2', 1, 'h', 1, 1)")
+    conn.commit()
+    conn.close()
+    with JobStore(home) as store:
+        old = store.get("j_v2")
+        assert (old.backend, old.node, old.device) == (None, None, None)
+        assert store.worker("w_v2").backend == "local"
+        store.register_worker("actor-0", device="cuda:0", backend="ray", node="n1", actor="a1")
+        job = store.claim("actor-0")
+        assert job.id == "j_v2"
+        assert (job.backend, job.node, job.device) == ("ray", "n1", "cuda:0")
+        assert "(ray on node n1, cuda:0)" in store.logs(job.id)[-1].message
+    version = sqlite3.connect(home / "jobs.sqlite3").execute("PRAGMA user_version").fetchone()
+    assert version[0] == 3
+
+
+def test_a_claim_records_where_the_job_runs(store: JobStore) -> None:
+    import socket
+
+    store.register_worker("w_local", device="cpu")
+    job = store.submit("echo", {})
+    claimed = store.claim("w_local")
+    assert (claimed.backend, claimed.node, claimed.device) == ("local", socket.gethostname(),
+                                                               "cpu")
+    store.succeed(job.id, {})
+    again = store.submit("echo", {})
+    assert store.claim("unregistered").backend is None  # no worker row: unknown, not a guess
+    assert store.get(again.id).node is None
 
 
 def test_prune_removes_old_finished_jobs_only(store: JobStore) -> None:

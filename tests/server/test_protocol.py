@@ -25,7 +25,10 @@ EXPECTED_TOOLS = {
     "inspect_hdr": {"read_only_hint": True},
     "list_jobs": {"read_only_hint": True},
     "list_models": {"read_only_hint": True},
+    "precompute_latents": {"read_only_hint": False, "destructive_hint": True},
     "sdr_to_hdr_video": {"read_only_hint": False, "destructive_hint": True},
+    "submit_batch": {"read_only_hint": False, "destructive_hint": True},
+    "train_lora": {"read_only_hint": False, "destructive_hint": True},
 }
 
 

@@ -28,6 +28,8 @@ from hdr_mcp.params.jobs import (
     GetJobParams,
     ListJobsParams,
     PruneJobsParams,
+    RayParams,
+    SubmitBatchParams,
     WorkerParams,
 )
 from hdr_mcp.params.models import (
@@ -166,6 +168,21 @@ def _root(
         serve()
 
 
+def _ray_help(name: str) -> str:
+    return RayParams.model_fields[name].description or ""
+
+
+def _backend_options(backend: str, ray_address: str | None, actors: int | None,
+                     cpus_per_actor: float) -> dict[str, Any]:
+    """Validated the way ``hdr-mcp worker`` validates them (one model: RayParams)."""
+    from hdr_mcp.params import parse
+
+    p = parse(RayParams, {"backend": backend, "ray_address": ray_address, "actors": actors,
+                          "cpus_per_actor": cpus_per_actor})
+    return {"backend": p.backend, "ray_address": p.ray_address, "ray_actors": p.actors,
+            "cpus_per_actor": p.cpus_per_actor}
+
+
 @app.command()
 def serve(
     http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at /mcp instead of "
@@ -184,6 +201,10 @@ def serve(
     worker: Annotated[str, typer.Option(help="How jobs run: spawn (a detached worker process), "
                                         "thread (inside the server) or none (queue only).")] = "spawn",
     no_worker: Annotated[bool, typer.Option("--no-worker", hidden=True)] = False,
+    backend: Annotated[str, typer.Option(help=_ray_help("backend"))] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help=_ray_help("ray_address"))] = None,  # noqa: UP045
+    actors: Annotated[Optional[int], typer.Option(help=_ray_help("actors"))] = None,  # noqa: UP045
+    cpus_per_actor: Annotated[float, typer.Option(help=_ray_help("cpus_per_actor"))] = 1.0,
 ) -> None:
     """Serve the MCP tools (stdio by default)."""
     with user_errors():
@@ -197,6 +218,7 @@ def serve(
             output_dir=output_old or output_dir,
             home=home,
             worker="none" if no_worker else worker,  # type: ignore[arg-type]
+            **_backend_options(backend, ray_address, actors, cpus_per_actor),
         )
 
 
@@ -211,7 +233,8 @@ def _worker(params: WorkerParams) -> None:
 
 
 params_command(app, WorkerParams, _worker, name="worker",
-               help="Run a job worker: one per GPU (--device cuda:1), or on the CPU.")
+               help="Run a job worker: one per GPU (--device cuda:1), or on the CPU; with "
+               "--backend ray, a supervised pool of Ray actors (one per GPU of the cluster).")
 
 
 @app.command("mcp-config")
@@ -296,7 +319,8 @@ params_command(app, DecodeParams, _decode, name="decode", extra=[_json_param(), 
 # -- job kinds: each is an MCP tool and a command ------------------------------------------------
 
 #: Old spellings of commands, kept hidden for one release (docs/vocabulary.md).
-COMMAND_ALIASES = {"sdr_to_hdr_video": ("sdr-to-hdr",), "generate_hdr": ("generate",)}
+COMMAND_ALIASES = {"sdr_to_hdr_video": ("sdr-to-hdr",), "generate_hdr": ("generate",),
+                   "train_lora": ("train",), "precompute_latents": ("precompute",)}
 
 
 def _render_evaluation(result: dict[str, Any]) -> None:
@@ -328,6 +352,16 @@ def _render_evaluation(result: dict[str, Any]) -> None:
 RENDERERS: dict[str, Callable[[dict[str, Any]], None]] = {"evaluate": _render_evaluation}
 
 
+def _config_file_sets(params: Any, name: str) -> bool:
+    """Whether the job's ``config`` file (train_lora, precompute_latents) gives ``name``."""
+    path = getattr(params, "config", None)
+    if path is None:
+        return False
+    from hdr_mcp.params.training import load_config_file
+
+    return name in load_config_file(path, type(params).config_class)
+
+
 def _run_kind(kind: JobKind) -> Callable[..., None]:
     """Run a job kind in this process, with a progress bar; outputs default to a new folder in
     the output directory, as on the MCP server."""
@@ -335,7 +369,8 @@ def _run_kind(kind: JobKind) -> Callable[..., None]:
     def run(params: Any, as_json: bool) -> None:
         from hdr_mcp.outputs import default_output_root, output_name
 
-        if "output_dir" in type(params).model_fields and params.output_dir is None:
+        if "output_dir" in type(params).model_fields and params.output_dir is None and (
+                not _config_file_sets(params, "output_dir")):
             folder = default_output_root() / output_name(kind.name)
             params = params.model_copy(update={"output_dir": str(folder)})
         with _progress_context(kind.command) as ctx:
@@ -426,6 +461,29 @@ for _app, _names in ((app, {"list": "list-jobs", "get": "get-job", "cancel": "ca
                    extra=[_json_param(), _home_param()])
 
 
+def _submit_batch(params: SubmitBatchParams, as_json: bool, home: Path | None) -> None:
+    """Queue one job per input in the store (paths made absolute: workers run elsewhere)."""
+    from hdr_mcp.jobs.kinds import job_kind
+    from hdr_mcp.jobs.store import JobStore, default_home
+    from hdr_mcp.outputs import default_output_root, output_name
+
+    kind = job_kind(params.kind)
+    root = Path(params.output_dir or default_output_root() / output_name("submit_batch"))
+    inputs = [str(Path(item).expanduser().absolute()) for item in params.inputs]
+    batch = kind.fan_out(inputs, params.params, root.expanduser().absolute())
+    store = JobStore(Path(home).expanduser() if home is not None else default_home())
+    data = {"jobs": [_view(kind.submit(store, p)) for p in batch]}
+    _emit(data, as_json, lambda d: _stderr().print(
+        f"queued {len(d['jobs'])} {kind.name} job(s) into {root}: "
+        + " ".join(j["job_id"] for j in d["jobs"])))
+
+
+params_command(app, SubmitBatchParams, _submit_batch, name="submit-batch",
+               extra=[_json_param(), _home_param()],
+               help="Queue one job per input (plates), each into <output-dir>/<input name>; "
+               "workers or Ray actors (hdr-mcp worker [--backend ray]) run them.")
+
+
 def _prune_jobs(params: PruneJobsParams, as_json: bool) -> None:
     store = _store(params.home)
     pruned = store.prune(params.older_than_days * 86400.0)
@@ -454,11 +512,13 @@ def _workers(params: WorkersParams, as_json: bool) -> None:
         from rich.table import Table
 
         table = Table()
-        for col in ("worker_id", "pid", "device", "version", "job_id", "models", "alive"):
+        for col in ("worker_id", "backend", "node", "pid", "device", "version", "job_id",
+                    "models", "alive"):
             table.add_column(col)
         for w in d["workers"]:
-            table.add_row(w["worker_id"], str(w["pid"]), w["device"] or "", w["version"] or "",
-                          w["job_id"] or "", ", ".join(w["models"]), str(w["alive"]))
+            table.add_row(w["worker_id"], w["backend"], (w["node"] or "")[:12], str(w["pid"]),
+                          w["device"] or "", w["version"] or "", w["job_id"] or "",
+                          ", ".join(w["models"]), str(w["alive"]))
         _stdout().print(table)
 
     _emit({"workers": rows}, as_json, render)

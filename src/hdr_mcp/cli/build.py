@@ -53,6 +53,8 @@ def _cli_type(annotation: Any) -> tuple[Any, str | None]:
     """The type typer parses, and a metavar listing the choices of a list of literals (typer
     cannot parse those; the model validates the strings)."""
     optional, inner = _is_optional(annotation)
+    if get_origin(inner) is dict:  # a JSON object on the command line; the model parses it
+        return Optional[str], "JSON"  # noqa: UP045
     if get_origin(inner) is list:
         (item,) = get_args(inner)
         metavar = "{" + "|".join(map(str, get_args(item))) + "}" if get_origin(item) is Literal else None

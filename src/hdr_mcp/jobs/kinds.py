@@ -22,8 +22,9 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ from hdr_mcp.errors import HdrMcpError, InvalidArgument
 from hdr_mcp.params.evaluate import EvaluateParams
 from hdr_mcp.params.generate import GenerateParams
 from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams
+from hdr_mcp.params.training import PrecomputeParams, TrainLoraParams
 from hdr_mcp.vocabulary import DIFFUSION_METHODS
 
 __all__ = [
@@ -91,6 +93,10 @@ class JobKind:
     gpu_methods
         Values of the parameters' ``method`` that make a job of an ``any`` kind behave like a
         ``cuda`` one (``sdr_to_hdr_video``: the diffusion methods; classical runs anywhere).
+    split_by
+        The argument a batch is fanned out over (:meth:`fan_out`: one job per value), or
+        ``None``: a job of this kind is never split (``num_images``, frame windows and
+        training runs stay on one worker).
     """
 
     name: str
@@ -103,6 +109,7 @@ class JobKind:
     timeout_s: float | None = None
     device: Device = "any"
     gpu_methods: frozenset[str] = frozenset()
+    split_by: str | None = None
 
     def __post_init__(self) -> None:
         _check(self.name, self.run)
@@ -154,6 +161,49 @@ class JobKind:
         return parse(self.params, params)
 
 
+    def fan_out(self, inputs: Sequence[str], params: Mapping[str, Any],
+                output_root: Path | str) -> list[Any]:
+        """One validated parameter set per input: ``params`` with ``split_by`` set to the
+        input and ``output_dir`` to ``output_root/<input's name>``. All are validated before
+        any is returned (nothing is submitted when one is wrong)."""
+        if self.split_by is None:
+            can = sorted(k.name for k in kinds().values() if k.split_by is not None)
+            raise InvalidArgument("kind", self.name, "its jobs are not split; kinds that fan out "
+                                  f"one job per input: {', '.join(can)}")
+        for name in (self.split_by, "output_dir"):
+            if name in params:
+                raise InvalidArgument(f"params.{name}", params[name], "given per job by the "
+                                      "batch (inputs, output_dir), not in params")
+        folders = [_folder_name(item) for item in inputs]
+        seen: dict[str, str] = {}
+        for item, folder in zip(inputs, folders, strict=True):
+            if folder in seen:
+                raise InvalidArgument("inputs", item, f"writes to the same folder {folder!r} as "
+                                      f"{seen[folder]!r}; give inputs distinct names")
+            seen[folder] = item
+        return [self.parse({**params, self.split_by: item, "output_dir":
+                            str(Path(output_root) / folder)})
+                for item, folder in zip(inputs, folders, strict=True)]
+
+    def submit(self, store: Any, params: BaseModel, *, roots: Sequence[str] | None = None) -> Any:
+        """Queue a job of this kind with validated ``params`` (paths already resolved) in
+        ``store``, with the kind's retry, timeout, model and device settings."""
+        return store.submit(
+            self.name, params.model_dump(mode="json"), resumable=self.resumable,
+            max_attempts=self.max_attempts, roots=None if roots is None else list(roots),
+            timeout_s=self.timeout_s, model_key=self.model_key(params),
+            needs_gpu=self.needs_gpu(params),
+        )
+
+
+def _folder_name(item: str) -> str:
+    """Output folder of one input of a batch: a file's stem, a folder's name, a frame
+    pattern's folder (``shot/frame_%04d.png`` -> ``shot``)."""
+    path = Path(item)
+    pattern = any(c in path.name for c in "%#*?[")
+    return (path.parent.name if pattern else path.stem) or "input"
+
+
 BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
     kind.name: kind
     for kind in (
@@ -184,6 +234,7 @@ BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
             "finished frames (diffusion: finished windows).",
             resumable=True,
             gpu_methods=frozenset(DIFFUSION_METHODS),
+            split_by="input",
         ),
         JobKind(
             name="generate_hdr",
@@ -197,6 +248,37 @@ BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
             "sdr_to_hdr. layout='latlong' makes a seamless 2:1 HDRI for lighting. Each image "
             "reports peak_nits, dynamic_range_stops and a verdict that says when it is not HDR. "
             "Slow on real models: returns a job handle; get_job(job_id) follows it.",
+            resumable=True,
+            device="cuda",
+        ),
+        JobKind(
+            name="train_lora",
+            run="hdr_mcp.training.tools:run_train_lora",
+            params=TrainLoraParams,
+            title="Train an HDR LoRA",
+            description="Train a LoRA that makes a diffusion model generate HDR in a log "
+            "encoding (logc4, logc3, pq, log_gamma, ...) from a folder of HDR images (text-to-"
+            "image: Qwen-Image, FLUX.1, FLUX.2 Klein) or HDR frame sequences (video: Wan-VACE, "
+            "SDR references made by camera-like degradations). Give a YAML config "
+            "(trainers/configs/) and/or the arguments. Rectified flow matching, optional "
+            "highlight-weighted loss, checkpoints with exact resume (resume='latest'), "
+            "validation renders, TensorBoard logs; writes the LoRA in diffusers and ComfyUI "
+            "layouts with its encoding in the metadata (generate_hdr reads it). Returns a job "
+            "handle; get_job shows step, loss, learning rate, ETA and the latest preview; "
+            "cancel_job saves a checkpoint.",
+            resumable=True,
+            device="cuda",
+        ),
+        JobKind(
+            name="precompute_latents",
+            run="hdr_mcp.training.tools:run_precompute_latents",
+            params=PrecomputeParams,
+            title="Precompute the latent cache of a training set",
+            description="Encode a training set once: HDR targets -> curve -> float32 VAE -> "
+            "safetensors shards plus latent_config.json (family, revision, curve, resolution, "
+            "frames, augmentation). train_lora with latents_dir then skips the VAE and text "
+            "encoder (a cache made for another config is refused, naming the field). "
+            "Resumable by shard.",
             resumable=True,
             device="cuda",
         ),

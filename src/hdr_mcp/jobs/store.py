@@ -69,7 +69,7 @@ MAX_LOG_MESSAGE_CHARS = 64_000
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 
 
 class JobStatus(str, Enum):
@@ -132,6 +132,12 @@ class Job(BaseModel):
     needs_gpu: bool = False
     #: Longest one attempt may run (seconds), or None.
     timeout_s: float | None = None
+    #: Where the latest attempt ran: ``local`` (a worker process) or ``ray`` (a Ray actor)...
+    backend: str | None = None
+    #: ... on which node (host name; a Ray node id for Ray actors) ...
+    node: str | None = None
+    #: ... and device (``cpu``, ``cuda``, ``cuda:N``).
+    device: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -193,6 +199,12 @@ class WorkerInfo(BaseModel):
     #: Model cache keys it holds loaded, as of its last heartbeat.
     models: list[str] = []
     stop_requested: bool = False
+    #: ``local`` (an ``hdr-mcp worker`` process) or ``ray`` (a Ray actor of a pool).
+    backend: str = "local"
+    #: Node it runs on: the host name, or the Ray node id for an actor.
+    node: str | None = None
+    #: Ray actor id (None for local workers).
+    actor: str | None = None
 
 
 class UnknownJob(InvalidArgument):
@@ -303,7 +315,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     roots TEXT,
     model_key TEXT,
     needs_gpu INTEGER NOT NULL DEFAULT 0,
-    timeout_s REAL
+    timeout_s REAL,
+    backend TEXT,
+    node TEXT,
+    device TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
@@ -339,7 +354,10 @@ CREATE TABLE IF NOT EXISTS workers (
     install TEXT,
     kinds TEXT,
     models TEXT,
-    stop_requested INTEGER NOT NULL DEFAULT 0
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    backend TEXT NOT NULL DEFAULT 'local',
+    node TEXT,
+    actor TEXT
 );
 """
 
@@ -362,6 +380,15 @@ DROP TRIGGER IF EXISTS job_logs_no_delete;
 CREATE TRIGGER IF NOT EXISTS job_logs_delete_finished_only BEFORE DELETE ON job_logs
 WHEN (SELECT status FROM jobs WHERE id = OLD.job_id) IN ('queued', 'running')
 BEGIN SELECT RAISE(ABORT, 'job_logs of an unfinished job cannot be deleted'); END;
+""",
+    # Placement: where a job ran (copied from its worker at claim) and what a worker is.
+    2: """
+ALTER TABLE jobs ADD COLUMN backend TEXT;
+ALTER TABLE jobs ADD COLUMN node TEXT;
+ALTER TABLE jobs ADD COLUMN device TEXT;
+ALTER TABLE workers ADD COLUMN backend TEXT NOT NULL DEFAULT 'local';
+ALTER TABLE workers ADD COLUMN node TEXT;
+ALTER TABLE workers ADD COLUMN actor TEXT;
 """,
 }
 
@@ -659,14 +686,20 @@ class JobStore:
                 "total = NULL WHERE id = ?",
                 (JobStatus.running.value, worker_id, now, now, now, lease, job.id),
             )
+            conn.execute(  # where it runs, from its worker's row (none: unknown)
+                "UPDATE jobs SET backend = (SELECT backend FROM workers WHERE id = ?1), "
+                "node = (SELECT node FROM workers WHERE id = ?1), "
+                "device = (SELECT device FROM workers WHERE id = ?1) WHERE id = ?2",
+                (worker_id, job.id),
+            )
             conn.execute(
                 "UPDATE workers SET job_id = ?, heartbeat_at = ? WHERE id = ?",
                 (job.id, now, worker_id),
             )
             job = self._get_in(conn, job.id)
             self._log_in(
-                conn, job.id, f"claimed by worker {worker_id} (attempt {job.attempts} of "
-                f"{job.max_attempts})", "info", now,
+                conn, job.id, f"claimed by worker {worker_id}{_placement(job)} (attempt "
+                f"{job.attempts} of {job.max_attempts})", "info", now,
             )
         return job
 
@@ -868,11 +901,16 @@ class JobStore:
         version: str | None = None,
         install: str | None = None,
         kinds: Sequence[str] | None = None,
+        backend: str = "local",
+        node: str | None = None,
+        actor: str | None = None,
     ) -> WorkerInfo:
         """Insert or refresh a worker row (a fresh heartbeat, not stopped).
 
         ``version`` and ``install`` (default: this hdr-mcp's :func:`install_identity`) say
-        which code the worker runs; ``kinds`` what it claims (None: any).
+        which code the worker runs; ``kinds`` what it claims (None: any); ``backend``,
+        ``node`` (default: the host name) and ``actor`` where it runs (copied onto the jobs it
+        claims).
         """
         from hdr_mcp import __version__
 
@@ -883,14 +921,16 @@ class JobStore:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO workers (id, pid, hostname, started_at, heartbeat_at, device, "
-                "version, install, kinds, stop_requested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
+                "version, install, kinds, stop_requested, backend, node, actor) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, "
                 "hostname = excluded.hostname, started_at = excluded.started_at, "
                 "heartbeat_at = excluded.heartbeat_at, device = excluded.device, "
                 "version = excluded.version, install = excluded.install, "
-                "kinds = excluded.kinds, stopped_at = NULL, stop_requested = 0",
+                "kinds = excluded.kinds, stopped_at = NULL, stop_requested = 0, "
+                "backend = excluded.backend, node = excluded.node, actor = excluded.actor",
                 (worker_id, pid, hostname, now, now, device, version or __version__,
-                 install or install_identity(), kinds_json),
+                 install or install_identity(), kinds_json, backend, node or hostname, actor),
             )
         return self.worker(worker_id)
 
@@ -1142,6 +1182,12 @@ def _pick(
         if job.model_key is None or job.model_key not in others or now - job.created_at > grace_s:
             return job
     return None
+
+
+def _placement(job: Job) -> str:
+    """`` (ray on node N, cuda:0)`` for a claim's log line; empty when unknown."""
+    where = [p for p in (job.backend and f"{job.backend} on node {job.node}", job.device) if p]
+    return f" ({', '.join(where)})" if where else ""
 
 
 def _worker_from_row(row: sqlite3.Row) -> WorkerInfo:

@@ -36,6 +36,10 @@ class JobView(BaseModel):
     error: str | None = Field(default=None, description="Why the job failed, when it did.")
     attempts: int = Field(default=0, description="Times a worker started the job.")
     worker_id: str | None = Field(default=None, description="Worker running or last running it.")
+    backend: str | None = Field(default=None, description="Where it ran: local (a worker "
+                                "process) or ray (an actor of a Ray pool).")
+    node: str | None = Field(default=None, description="Host name, or Ray node id, it ran on.")
+    device: str | None = Field(default=None, description="Device it ran on: cpu, cuda, cuda:N.")
     created_at: str | None = Field(default=None, description="ISO 8601 UTC.")
     started_at: str | None = Field(default=None, description="ISO 8601 UTC.")
     finished_at: str | None = Field(default=None, description="ISO 8601 UTC.")
@@ -92,6 +96,9 @@ def job_view(job: Job) -> JobView:
         error=job.error,
         attempts=job.attempts,
         worker_id=job.worker_id,
+        backend=job.backend,
+        node=job.node,
+        device=job.device,
         created_at=iso_time(job.created_at),
         started_at=iso_time(job.started_at),
         finished_at=iso_time(job.finished_at),

@@ -161,8 +161,10 @@ class Worker:
         return self.device.startswith("cuda")
 
     def held_models(self) -> list[str]:
-        """Keys of the pipelines this worker holds loaded."""
-        return [str(k) for k in self.models.loaded_keys()] if self.models is not None else []
+        """Names of the models this worker holds loaded (what a job's ``model_key`` says)."""
+        if self.models is None:
+            return []
+        return sorted({str(getattr(k, "model", k)) for k in self.models.loaded_keys()})
 
     # -- control -----------------------------------------------------------------------------
 
@@ -294,8 +296,8 @@ class Worker:
 
     # -- one job -----------------------------------------------------------------------------
 
-    def run_job(self, job: Job) -> Job:
-        """Run a job this worker has claimed and record its outcome; returns the final state."""
+    def run_job(self, job: Job) -> None:
+        """Run a job this worker has claimed and record its outcome in the store."""
         if self.models is None and self.memory_budget_bytes is not None:
             from hdr_mcp.models.cache import ModelCache
 
@@ -314,7 +316,6 @@ class Worker:
             self._current = None
             if ctx._models is not None:
                 self.models = ctx._models
-        return self.store.get(job.id)
 
     def _run_handler(self, job: Job, ctx: StoreContext) -> None:
         try:
@@ -389,8 +390,7 @@ class Worker:
             _log.warning("job %s: not recorded as %s, worker %s no longer owns it",
                          job.id, write.__name__, self.worker_id)
         else:
-            status = self.store.get(job.id).status
-            _log.info("job %s (%s): %s", job.id, job.kind, status.value)
+            _log.info("job %s (%s): %s", job.id, job.kind, write.__name__)
 
 
 def _nvidia_driver() -> bool:
@@ -436,6 +436,8 @@ def run_worker(params: WorkerParams | None = None, **overrides: Any) -> int:
     p = parse(WorkerParams, {**(params.model_dump() if params else {}), **overrides})
     store = JobStore(Path(p.home).expanduser() if p.home else default_home())
     try:
+        if p.backend == "ray":
+            return _run_ray_pool(p, store)
         worker = Worker(
             store, p.worker_id, p.kinds, p.poll_seconds, p.heartbeat_seconds,
             device=p.device, stale_after_s=p.stale_after_seconds,
@@ -446,6 +448,42 @@ def run_worker(params: WorkerParams | None = None, **overrides: Any) -> int:
         return worker.run(burst=p.burst)
     finally:
         store.close()
+
+
+def ray_pool(p: Any, store: JobStore) -> Any:
+    """A :class:`hdr_mcp.jobs.ray_backend.RayPool` on ``store`` configured by ``p`` (worker
+    or server parameters with ``ray_address``, ``actors``, ``cpus_per_actor``)."""
+    from hdr_mcp.jobs.ray_backend import RayPool
+
+    budget = getattr(p, "memory_budget_gb", None)
+    return RayPool(
+        store, actors=p.actors, address=p.ray_address, cpus_per_actor=p.cpus_per_actor,
+        kinds=getattr(p, "kinds", None), poll_s=getattr(p, "poll_seconds", 0.05),
+        heartbeat_s=getattr(p, "heartbeat_seconds", 2.0),
+        stale_after_s=getattr(p, "stale_after_seconds", DEFAULT_STALE_AFTER_S),
+        offload=getattr(p, "offload", None),
+        memory_budget_bytes=None if budget is None else int(budget * 1e9),
+    )
+
+
+def _run_ray_pool(p: WorkerParams, store: JobStore) -> int:
+    """``hdr-mcp worker --backend ray``: supervise a pool until SIGTERM/SIGINT (``--burst``:
+    until nothing is queued or running), then end its actors (a crash leaves them running
+    for the next supervisor to adopt)."""
+    pool = ray_pool(p, store)
+    main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, lambda *_: pool.stop())
+                for s in (signal.SIGTERM, signal.SIGINT) if main}
+    try:
+        pool.start()
+        _log.info("ray pool on %s: %d actor(s): %s", store.home, len(pool.slots),
+                  ", ".join(f"{s.name} ({'gpu' if s.gpu else 'cpu'}, node {s.node})"
+                            for s in pool.slots))
+        return pool.run(burst=p.burst)
+    finally:
+        pool.close(kill_actors=True)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 # -- detached workers for the MCP server ------------------------------------------------------

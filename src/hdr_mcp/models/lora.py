@@ -57,6 +57,7 @@ __all__ = [
     "LoraMismatch",
     "count_adapter_modules",
     "detect_key_layout",
+    "from_comfyui_state_dict",
     "load_hdr_lora",
     "read_hdr_lora_info",
     "resolve_lora_source",
@@ -270,23 +271,76 @@ def _write_sidecar(target: Path, info: HdrLoraInfo) -> None:
         temporary.write_text(json.dumps(fields, indent=2, sort_keys=True) + "\n")
 
 
-def to_comfyui_state_dict(state_dict: dict[str, Any], lora_alpha: float,
-                          prefix: str = "diffusion_model.") -> dict[str, Any]:
-    """peft/diffusers LoRA keys -> ComfyUI layout: ``<prefix><module>.lora_A/B.weight`` plus a
-    ``<module>.alpha`` scalar per module (ComfyUI scales by alpha / rank).
+@dataclass(frozen=True)
+class ComfyLayout:
+    """How ComfyUI expects one family's LoRA keys: a prefix, and whether the scale alpha/rank
+    is a ``.alpha`` tensor per module or folded into ``lora_B`` (ComfyUI then uses scale 1)."""
 
-    Qwen-Image reads ``diffusion_model.`` (diffusers loads it too); FLUX uses ``transformer.``
-    (FACTS.md section 8).
-    """
+    prefix: str
+    alpha: Literal["key", "folded"]
+
+
+#: ComfyUI layouts by architecture (FACTS.md section 8): Qwen-Image ``diffusion_model.`` with
+#: ``.alpha`` (diffusers loads it too); FLUX.1 ``transformer.`` with ``.alpha``; FLUX.2 and
+#: LTX-2 ``diffusion_model.`` with alpha folded; Wan ``transformer.`` with alpha folded.
+COMFY_LAYOUTS = {
+    "qwen-image": ComfyLayout("diffusion_model.", "key"),
+    "flux.1": ComfyLayout("transformer.", "key"),
+    "flux.2-klein-4b": ComfyLayout("diffusion_model.", "folded"),
+    "ltx-2.3": ComfyLayout("diffusion_model.", "folded"),
+    "wan2.1-vace-1.3b": ComfyLayout("transformer.", "folded"),
+    "wan2.1-vace-14b": ComfyLayout("transformer.", "folded"),
+}
+
+
+def comfy_layout(family_name: str | None) -> ComfyLayout:
+    """The ComfyUI layout of a family (tiny presets use their base's; default Qwen-Image's)."""
+    if family_name is None:
+        return COMFY_LAYOUTS["qwen-image"]
+    architecture = family(family_name).architecture.removeprefix("tiny-")
+    return COMFY_LAYOUTS.get(architecture, COMFY_LAYOUTS["qwen-image"])
+
+
+def _rank_of(state_dict: dict[str, Any], module: str) -> int:
+    return int(state_dict[f"{module}.lora_A.weight"].shape[0])
+
+
+def to_comfyui_state_dict(state_dict: dict[str, Any], lora_alpha: float,
+                          prefix: str | None = None, *, family: str | None = None
+                          ) -> dict[str, Any]:
+    """peft/diffusers LoRA keys -> the ComfyUI layout of ``family``: ``<prefix><module>.lora_A/
+    B.weight`` plus a ``<module>.alpha`` scalar per module (ComfyUI scales by alpha / rank), or
+    with alpha / rank folded into ``lora_B`` for families whose ComfyUI loader reads no alpha.
+    ``prefix`` overrides the family's. :func:`from_comfyui_state_dict` is the inverse."""
     import torch
 
+    layout = comfy_layout(family)
+    prefix = layout.prefix if prefix is None else prefix
+    plain = {re.sub(r"^transformer\.", "", k): v for k, v in state_dict.items()}
     out: dict[str, Any] = {}
-    for key, tensor in state_dict.items():
-        module = re.sub(r"^transformer\.", "", key)
-        out[prefix + module] = tensor
-        if module.endswith(".lora_A.weight"):
-            base = prefix + module.removesuffix(".lora_A.weight")
-            out[f"{base}.alpha"] = torch.tensor(float(lora_alpha))
+    for key, tensor in plain.items():
+        module = key.rsplit(".lora_", 1)[0]
+        scale = float(lora_alpha) / _rank_of(plain, module)
+        if layout.alpha == "folded" and ".lora_B." in key:
+            tensor = tensor * scale
+        out[prefix + key] = tensor
+        if key.endswith(".lora_A.weight") and layout.alpha == "key":
+            out[f"{prefix}{module}.alpha"] = torch.tensor(float(lora_alpha))
+    return out
+
+
+def from_comfyui_state_dict(state_dict: dict[str, Any], lora_alpha: float, *,
+                            family: str | None = None) -> dict[str, Any]:
+    """Inverse of :func:`to_comfyui_state_dict`: peft keys (no prefix), alpha unfolded."""
+    layout = comfy_layout(family)
+    plain = {k.removeprefix(layout.prefix): v for k, v in state_dict.items()
+             if not k.endswith(".alpha")}
+    out: dict[str, Any] = {}
+    for key, tensor in plain.items():
+        if layout.alpha == "folded" and ".lora_B." in key:
+            module = key.rsplit(".lora_", 1)[0]
+            tensor = tensor / (float(lora_alpha) / _rank_of(plain, module))
+        out[key] = tensor
     return out
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
-from hdr_mcp.params import Cli, Params
+from hdr_mcp.params import OUTPUT_DIR, Cli, Params
 from hdr_mcp.vocabulary import JOB_STATUSES
 
 #: Longest a tool call blocks before it hands back a job handle (seconds). Clients such as
@@ -43,8 +44,33 @@ class CancelJobParams(Params):
     job_id: JobId = Field(min_length=1, description="Handle of a queued or running job.")
 
 
-class WorkerParams(Params):
-    """Run a job worker: one per GPU (``--device cuda:1``), or on the CPU."""
+Backend = Literal["local", "ray"]
+
+
+class RayParams(Params):
+    """How jobs run: local worker processes, or actors on a Ray cluster."""
+
+    backend: Backend = Field("local", description="local: worker processes on this machine "
+                             "(hdr-mcp worker); ray: long-lived actors on a Ray cluster, one "
+                             "per GPU (pip install 'hdr-mcp[ray]').")
+    ray_address: str | None = Field(None, description="Ray cluster to join (what `ray start "
+                                    "--head` prints, or auto); default: a new local cluster. "
+                                    "Backend ray only.")
+    actors: int | None = Field(None, ge=1, description="Ray actors to run (default: one per GPU "
+                               "of the cluster, else one CPU actor). Backend ray only.")
+    cpus_per_actor: float = Field(1.0, gt=0, description="CPU cores each Ray actor reserves.")
+
+    @field_validator("ray_address", "actors")
+    @classmethod
+    def _needs_ray(cls, value: object, info: ValidationInfo) -> object:
+        if value is not None and info.data.get("backend") != "ray":
+            raise ValueError("only with backend='ray'")
+        return value
+
+
+class WorkerParams(RayParams):
+    """Run a job worker: one per GPU (``--device cuda:1``), or on the CPU; or, with
+    ``--backend ray``, a supervised pool of Ray actors."""
 
     home: str | None = Field(None, description="Data folder of the job store (default: "
                              "$HDR_MCP_HOME or the user data folder).")
@@ -81,3 +107,32 @@ class PruneJobsParams(Params):
     home: str | None = Field(None, description="Data folder of the job store.")
     older_than_days: float = Field(30.0, ge=0, description="Prune jobs finished longer ago "
                                    "than this many days (0: every finished job).")
+
+
+class SubmitBatchParams(Params):
+    """Fan a batch out: one job per input (plate), run by whichever workers or Ray actors are
+    free; returns the jobs at once."""
+
+    inputs: Annotated[list[str], Cli(argument=True)] = Field(
+        min_length=1, max_length=10_000, description="One job per input: SDR images, frame "
+        "folders or patterns, or videos (plates).")
+    kind: str = Field("sdr_to_hdr_video", description="Job kind to fan out; only kinds whose "
+                      "jobs can be split per input (sdr_to_hdr_video).")
+    output_dir: Annotated[str | None, OUTPUT_DIR] = Field(
+        None, description="Parent folder: each job writes into <output_dir>/<input name> "
+        "(default: a new folder in the output directory).")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The kind's other arguments, the same for every job, "
+        "as a JSON object (e.g. {\"colorspace\": \"acescg\", \"overwrite\": true}); "
+        "validated by the kind.")
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        """The CLI passes ``--params`` as JSON text."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)  # anything but an object: the dict check says so
+        except json.JSONDecodeError as e:
+            raise ValueError(f"not JSON: {e.msg}") from None

@@ -55,15 +55,27 @@ def run_server(
     output_dir: Path | None = None,
     home: Path | None = None,
     worker: WorkerMode = "spawn",
+    **backend: Any,
 ) -> None:
     """Serve stdio (default) or streamable HTTP.
 
     Binding a non-loopback ``host`` requires ``HDR_MCP_TOKEN``; every HTTP request must then
     carry it as a bearer token. On loopback the token is optional but enforced when set.
+    ``backend`` (``backend="ray"``, ``ray_address``, ``ray_actors``, ``cpus_per_actor``): see
+    :class:`ServerConfig`; a Ray pool's actors end with the server.
     """
-    config = ServerConfig.from_env(home=home, roots=roots, output_dir=output_dir, worker=worker)
+    config = ServerConfig.from_env(home=home, roots=roots, output_dir=output_dir, worker=worker,
+                                   **backend)
+    server = build_server(config)
+    try:
+        _serve(server, http=http, host=host, port=port)
+    finally:
+        server.hdr.close()
+
+
+def _serve(server: Any, *, http: bool, host: str, port: int) -> None:
     if not http:
-        build_server(config).run()
+        server.run()
         return
     token = os.environ.get("HDR_MCP_TOKEN", "")
     loopback = host in LOOPBACK_HOSTS
@@ -80,7 +92,7 @@ def run_server(
         # authenticated, so the Host check is relaxed for the address we bind.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     _check_port_free(host, port)
-    app = build_server(config).streamable_http_app(host=host, transport_security=security)
+    app = server.streamable_http_app(host=host, transport_security=security)
     asgi = BearerTokenMiddleware(app, token) if token else app
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(f"hdr-mcp: serving MCP (streamable HTTP) at http://{shown}:{port}/mcp"

@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -35,13 +36,19 @@ from pydantic import BaseModel
 
 from hdr_mcp import __version__
 from hdr_mcp.errors import HdrMcpError, InvalidArgument
-from hdr_mcp.jobs.kinds import JobKind, kinds
+from hdr_mcp.jobs.kinds import JobKind, job_kind, kinds
 from hdr_mcp.jobs.store import Job, JobStatus, JobStore, UnknownJob
 from hdr_mcp.jobs.view import JobList, JobView, job_view, worker_views
 from hdr_mcp.outputs import output_name, refuse_nonempty
 from hdr_mcp.params import path_role
 from hdr_mcp.params.files import InspectParams
-from hdr_mcp.params.jobs import MAX_WAIT_SECONDS, CancelJobParams, GetJobParams, ListJobsParams
+from hdr_mcp.params.jobs import (
+    MAX_WAIT_SECONDS,
+    CancelJobParams,
+    GetJobParams,
+    ListJobsParams,
+    SubmitBatchParams,
+)
 from hdr_mcp.params.models import ListModelsParams
 from hdr_mcp.server.config import ServerConfig
 from hdr_mcp.server.previews import preview_png
@@ -86,11 +93,15 @@ class HdrServer:
         self.store = JobStore(config.home)
         self._worker_thread: threading.Thread | None = None
         self._worker_lock = threading.Lock()
+        self._pool: Any = None
 
     # -- worker ------------------------------------------------------------------------------
 
     def ensure_worker(self) -> None:
         """Make sure something will run the queued jobs (see ``ServerConfig.worker``)."""
+        if self.config.backend == "ray":
+            self._ensure_pool()
+            return
         if self.config.worker == "none":
             return
         if self.config.worker == "spawn":
@@ -107,6 +118,38 @@ class HdrServer:
                     target=worker.run, kwargs={"burst": True}, name="hdr-mcp-worker", daemon=True
                 )
                 self._worker_thread.start()
+
+    def _ensure_pool(self) -> None:
+        """Start the Ray pool once (connecting to Ray, starting or adopting its actors) and
+        supervise it in a thread of the server."""
+        with self._worker_lock:
+            if self._pool is not None:
+                return
+            from hdr_mcp.jobs.ray_backend import PoolBusy
+            from hdr_mcp.jobs.worker import ray_pool
+
+            c = self.config
+            pool = ray_pool(SimpleNamespace(ray_address=c.ray_address, actors=c.ray_actors,
+                                            cpus_per_actor=c.cpus_per_actor), self.store)
+            try:
+                pool.start()
+            except PoolBusy:
+                return  # another server's pool runs this store's jobs; try again next time
+            self._pool = pool
+            self._worker_thread = threading.Thread(target=pool.run, name="hdr-mcp-ray-pool",
+                                                   daemon=True)
+            self._worker_thread.start()
+
+    def close(self) -> None:
+        """End what the server started: the Ray pool's actors (their running jobs are
+        requeued or failed, as after a crash); local workers run on."""
+        with self._worker_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+            if self._worker_thread is not None:
+                self._worker_thread.join(timeout=30)
+            pool.close(kill_actors=True)
 
     def gpu_worker_alive(self) -> bool:
         """Whether a live worker with a CUDA device serves this store."""
@@ -138,18 +181,27 @@ class HdrServer:
     async def submit(self, kind: JobKind, params: BaseModel) -> Job:
         """Resolve paths and queue a job off the event loop (both touch the file system)."""
 
-        def submit_now() -> Job:
-            resolved = self.resolve_paths(kind.name, params)
-            job = self.store.submit(
-                kind.name, resolved.model_dump(mode="json"),
-                resumable=kind.resumable, max_attempts=kind.max_attempts,
-                roots=[str(root) for root in self.config.roots], timeout_s=kind.timeout_s,
-                model_key=kind.model_key(resolved), needs_gpu=kind.needs_gpu(resolved),
-            )
+        return (await self.submit_many(kind, [params]))[0]
+
+    async def submit_many(self, kind: JobKind, batch: list[BaseModel]) -> list[Job]:
+        """Resolve every job's paths first (nothing is queued when one is refused), then queue
+        them all, off the event loop."""
+
+        def submit_now() -> list[Job]:
+            resolved = [self.resolve_paths(kind.name, params) for params in batch]
+            roots = [str(root) for root in self.config.roots]
+            jobs = [kind.submit(self.store, params, roots=roots) for params in resolved]
             self.ensure_worker()
-            return job
+            return jobs
 
         return await anyio.to_thread.run_sync(submit_now)
+
+    async def submit_batch(self, params: SubmitBatchParams) -> list[Job]:
+        """``submit_batch``: one job per input, each into ``<output_dir>/<input name>``."""
+        kind = job_kind(params.kind)
+        root = self.config.resolve_output("output_dir", params.output_dir,
+                                          output_name("submit_batch"))
+        return await self.submit_many(kind, kind.fan_out(params.inputs, params.params, root))
 
     async def result(self, job_id: str, wait_seconds: float, ctx: Context | None) -> CallToolResult:
         """Wait (bounded) for the job, then build its tool result in a thread (it reads files)."""
@@ -350,6 +402,9 @@ def _other_tools(hdr: HdrServer) -> list[ParamsTool]:
     async def cancel_job(params: CancelJobParams, ctx: Any, wait: Any) -> JobView:
         return job_view(await anyio.to_thread.run_sync(hdr.store.cancel, params.job_id))
 
+    async def submit_batch(params: SubmitBatchParams, ctx: Any, wait: Any) -> JobList:
+        return JobList(jobs=[job_view(j) for j in await hdr.submit_batch(params)])
+
     async def list_models(params: ListModelsParams, ctx: Any, wait: Any) -> ModelList:
         from hdr_mcp.models.catalog import list_models as rows  # huggingface_hub: off the loop
 
@@ -379,6 +434,14 @@ def _other_tools(hdr: HdrServer) -> list[ParamsTool]:
                          "Weights not cached need `hdr-mcp models pull NAME` on the server.",
                          params=ListModelsParams, body=list_models, annotations=READ_ONLY,
                          output=ModelList),
+        ParamsTool.build(name="submit_batch", title="Fan a batch of plates out as jobs",
+                         description="Queue one job per input (e.g. 400 plates to convert with "
+                         "sdr_to_hdr_video), each writing into <output_dir>/<input name>, and "
+                         "return their job handles at once; free workers or Ray actors run "
+                         "them in parallel. params holds the kind's other arguments, the same "
+                         "for every job. Follow them with get_job / list_jobs.",
+                         params=SubmitBatchParams, body=submit_batch, annotations=WRITES_FILES,
+                         output=JobList),
         ParamsTool.build(name="cancel_job", title="Cancel a job",
                          description="Cancel a queued job at once, or ask a running one to stop "
                          "at its next step. Frames already written stay on disk.",
@@ -401,8 +464,8 @@ def _register_resources(mcp: MCPServer, hdr: HdrServer) -> None:
         return json.dumps(data, indent=1, default=str)
 
     @mcp.resource("hdr://workers", mime_type="application/json",
-                  description="Workers of the job store: device, version, current job, models "
-                  "held loaded, heartbeat.")
+                  description="Workers of the job store, local processes and Ray actors: "
+                  "backend, node, device, version, current job, models held loaded, heartbeat.")
     def workers_resource() -> str:
         return json.dumps({"workers": worker_views(hdr.store)}, indent=1)
 

@@ -51,6 +51,13 @@ class ServerConfig:
     output_dir: Path
     roots: list[Path] = field(default_factory=list)
     worker: WorkerMode = "spawn"
+    #: ``local`` (workers as ``worker`` says) or ``ray``: a Ray pool supervised by the server.
+    backend: str = "local"
+    #: Ray cluster address (``None``: a local cluster); ``ray_actors``, ``cpus_per_actor``:
+    #: see :class:`hdr_mcp.jobs.ray_backend.RayPool`.
+    ray_address: str | None = None
+    ray_actors: int | None = None
+    cpus_per_actor: float = 1.0
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser().resolve()
@@ -62,6 +69,10 @@ class ServerConfig:
         self.roots = roots
         if self.worker not in ("spawn", "thread", "none"):
             raise InvalidArgument("worker", self.worker, "expected 'spawn', 'thread' or 'none'")
+        if self.backend not in ("local", "ray"):
+            raise InvalidArgument("backend", self.backend, "expected 'local' or 'ray'")
+        if self.backend != "ray" and self.ray_address is not None:
+            raise InvalidArgument("ray_address", self.ray_address, "only with backend='ray'")
 
     @classmethod
     def from_env(
@@ -71,15 +82,17 @@ class ServerConfig:
         roots: list[Path] | None = None,
         output_dir: Path | None = None,
         worker: WorkerMode = "spawn",
+        **backend: Any,
     ) -> ServerConfig:
-        """Build a configuration from arguments, falling back to ``HDR_MCP_*`` variables."""
+        """Build a configuration from arguments, falling back to ``HDR_MCP_*`` variables;
+        ``backend`` holds ``backend``, ``ray_address``, ``ray_actors``, ``cpus_per_actor``."""
         from hdr_mcp.jobs.store import default_home
         from hdr_mcp.outputs import default_output_root
 
         home = Path(home) if home else default_home()
         output = output_dir or default_output_root(home)
         roots = list(roots or []) or _split_roots(os.environ.get("HDR_MCP_ROOTS"))
-        return cls(home=home, output_dir=Path(output), roots=roots, worker=worker)
+        return cls(home=home, output_dir=Path(output), roots=roots, worker=worker, **backend)
 
     # -- path policy (hdr_mcp.paths) ----------------------------------------------------------
 

@@ -1,0 +1,142 @@
+"""train_lora and precompute_latents as MCP tools, CLI commands and retried jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from safetensors.torch import load_file
+
+from hdr_mcp.jobs.context import JobCancelled, LocalContext
+from hdr_mcp.training.checkpoints import list_checkpoints
+from hdr_mcp.training.tools import run_train_lora
+
+from .conftest import RUN
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {k: v for k, v in RUN.items() if k != "logging"}
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def server(tmp_path: Path, image_dataset: Path):
+    from hdr_mcp.server import build_server
+    from hdr_mcp.server.config import ServerConfig
+
+    return build_server(ServerConfig(home=tmp_path / "home", output_dir=tmp_path / "out",
+                                     roots=[image_dataset.parent], worker="thread"))
+
+
+def _text(result) -> str:
+    return "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+
+
+@pytest.mark.anyio
+async def test_train_lora_tool_reports_steps_and_returns_the_lora(server, image_dataset):
+    seen: list[str] = []
+
+    async def progress(done, total, message) -> None:
+        seen.append(message or "")
+
+    async with Client(server) as client:
+        result = await client.call_tool("train_lora", {
+            **TINY, "dataset": str(image_dataset), "validation_every": 2, "wait_seconds": 100},
+            progress_callback=progress)
+    assert not result.is_error, _text(result)
+    job = result.structured_content
+    assert job["status"] == "succeeded" and job["kind"] == "train_lora"
+    assert Path(job["result"]["lora"]).is_file() and Path(job["result"]["lora_comfyui"]).is_file()
+    assert [c.type for c in result.content].count("image") == 1  # the validation preview
+    step_messages = [m for m in seen if m.startswith("step ")]  # throttled: some of them
+    assert all(" loss " in m and " lr " in m and " eta " in m for m in step_messages)
+
+
+@pytest.mark.anyio
+async def test_cancel_job_saves_a_checkpoint(server, image_dataset):
+    async with Client(server) as client:
+        started = await client.call_tool("train_lora", {
+            **TINY, "dataset": str(image_dataset), "steps": 10_000, "wait_seconds": 0})
+        job_id = started.structured_content["job_id"]
+        for _ in range(300):  # until training has made a step
+            job = (await client.call_tool("get_job", {"job_id": job_id})).structured_content
+            if job["message"].startswith("step "):
+                break
+            await asyncio.sleep(0.1)
+        assert " loss " in job["message"]
+        output_dir = Path(job["params"]["output_dir"])
+        await client.call_tool("cancel_job", {"job_id": job_id})
+        for _ in range(300):
+            result = await client.call_tool("get_job", {"job_id": job_id})
+            if result.is_error:
+                break
+            await asyncio.sleep(0.1)
+    assert "was cancelled" in _text(result)
+    (saved,) = list_checkpoints(output_dir)
+    assert (saved / "hdr_lora.safetensors").is_file()
+
+
+@pytest.mark.anyio
+async def test_bad_arguments_are_one_line_naming_them(server, image_dataset, tmp_path):
+    async with Client(server) as client:
+        for args, argument in (({"dataset": str(image_dataset), "rnak": 4}, "rnak"),
+                               ({"dataset": str(tmp_path / "elsewhere")}, "dataset"),
+                               ({"dataset": str(image_dataset), "model": "tiny-qwen-image",
+                                 "rank": 0, "resolution": 32}, "rank")):
+            result = await client.call_tool("train_lora", {**args, "wait_seconds": 30})
+            assert result.is_error and f"{argument}=" in _text(result), _text(result)
+
+
+def test_a_retried_job_resumes_from_its_last_checkpoint(image_dataset: Path,
+                                                        tmp_path: Path) -> None:
+    params = {**TINY, "dataset": str(image_dataset), "logging": "none"}
+    reference = run_train_lora({**params, "output_dir": str(tmp_path / "reference")},
+                               LocalContext(tmp_path / "ref-work"))
+    stop = threading.Event()
+    first = LocalContext(tmp_path / "work", stop_event=stop,
+                         on_progress=lambda done, total, message: stop.set() if done >= 2 else None)
+    with pytest.raises(JobCancelled):
+        run_train_lora(params, first)  # output_dir: the job's working folder
+    retry = LocalContext(tmp_path / "work")
+    retry.attempt = 2  # what a worker sets when it takes over a dead worker's job
+    resumed = run_train_lora(params, retry)
+    assert retry.messages[0][1].startswith("resumed from") and "step_0000002" in retry.messages[0][1]
+    a, b = load_file(reference["lora"]), load_file(resumed["lora"])
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-6
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hdr_mcp.cli", *args], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT, check=False)
+
+
+def test_cli_train_with_a_config_and_precompute_with_options(image_dataset: Path,
+                                                             tmp_path: Path) -> None:
+    import yaml
+
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "dataset": str(image_dataset), "steps": 2,
+                                      "output_dir": str(tmp_path / "from-config")}))
+    done = _cli("train", str(config), "--rank", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["output_dir"] == str(tmp_path / "from-config") and result["rank"] == 2
+    done = _cli("precompute", "--dataset", str(image_dataset), "--model", "tiny-qwen-image",
+                "--encoding", "logc4", "--resolution", "32", "--augment-variants", "1",
+                "--output-dir", str(tmp_path / "cache"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["shards"] == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dataset: x\nrnak: 3\n")
+    done = _cli("train", str(bad))
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: rnak=3: unknown key in") and str(bad) in done.stderr
