@@ -303,3 +303,37 @@ def test_bad_pixels_found_mid_run_leave_nothing_behind(tmp_path: Path) -> None:
 
 def test_fingerprint_fields_exist() -> None:
     assert set(trainer.FINGERPRINT_FIELDS) <= set(TrainConfig.model_fields)
+
+
+def test_ltx2_ic_lora_trains_with_the_reference_in_context(tmp_path: Path, loaded_tiny) -> None:
+    from hdr_mcp.io.exr import write_exr
+    from hdr_mcp.training.session import load_for_training
+
+    root = tmp_path / "clips"
+    for name in SCENES[:2]:
+        clip = root / name
+        clip.mkdir(parents=True)
+        for frame in range(9):
+            write_exr(clip / f"frame_{frame:04d}.exr", hdr_crop(name, 64, 2 * frame))
+        (clip / "caption.txt").write_text(f"a {name} scene")
+    config = _config(root, tmp_path / "run", model="tiny-ltx-2.3", encoding="logc3",
+                     resolution=64, frames=9, steps=2, batch_size=1, validation_fraction=0.5)
+    result = train(config, _ctx(tmp_path / "work"))
+    assert np.isfinite(result["losses"]).all()
+    pipe = loaded_tiny("tiny-ltx-2.3")
+    info = lora_files.load_hdr_lora(pipe, result["lora"], family="tiny-ltx-2.3",
+                                    adapter_name="ic")
+    assert info.modules_matched == info.lora_keys > 0 and info.encoding == "logc3"
+    pipe.delete_adapters("ic")
+    # the SDR reference is context: another reference changes the prediction
+    loaded, family = load_for_training(config, _ctx(tmp_path / "work"))
+    generator = torch.Generator().manual_seed(0)
+    channels = loaded.pipe.transformer.config.in_channels
+    x_t = torch.randn(1, channels, 2, 2, 2, generator=generator)
+    text = {k: v[None] for k, v in family.encode_text(loaded.pipe, "a scene").items()}
+    with torch.no_grad():
+        a, b = (family.predict(loaded.pipe.transformer, x_t, torch.tensor([500.0]),
+                               {**text, "reference": torch.randn(x_t.shape,
+                                                                 generator=generator)})
+                for _ in range(2))
+    assert a.shape == x_t.shape and float((a - b).abs().max()) > 1e-4

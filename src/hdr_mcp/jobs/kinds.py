@@ -198,7 +198,7 @@ BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
             description="Train a LoRA that makes a diffusion model generate HDR in a log "
             "encoding (logc4, logc3, pq, log_gamma, ...) from a folder of HDR images (text-to-"
             "image: Qwen-Image, FLUX.1, FLUX.2 Klein) or HDR frame sequences (video: Wan-VACE, "
-            "SDR references made by camera-like degradations). Give a YAML config "
+            "LTX-2 IC-LoRA; SDR references made by camera-like degradations). Give a YAML config "
             "(trainers/configs/) and/or the arguments. Rectified flow matching, optional "
             "highlight-weighted loss, checkpoints with exact resume (resume='latest'), "
             "validation renders, TensorBoard logs; writes the LoRA in diffusers and ComfyUI "

@@ -35,6 +35,7 @@ def load_for_training(config: DataConfig, ctx: Any, device: str | None = None):
     family = training_family(loaded.family,
                              tiny.call_kwargs(loaded.family.name, loaded.path)
                              if loaded.family.tiny else {})
+    family.bind(loaded.pipe)
     loaded.pipe.set_progress_bar_config(disable=True)
     for component in loaded.pipe.components.values():
         if hasattr(component, "requires_grad_"):
