@@ -23,7 +23,7 @@ from hdr_mcp.training.checkpoints import CheckpointWriteError, list_checkpoints
 from hdr_mcp.training.latents import precompute
 from hdr_mcp.training.trainer import train
 
-from .conftest import RUN, SCENES, hdr_crop
+from .conftest import RUN, SCENES, hdr_crop, write_clips
 
 BASE = {**RUN, "checkpoint_every": 2}
 
@@ -306,16 +306,9 @@ def test_fingerprint_fields_exist() -> None:
 
 
 def test_ltx2_ic_lora_trains_with_the_reference_in_context(tmp_path: Path, loaded_tiny) -> None:
-    from hdr_mcp.io.exr import write_exr
     from hdr_mcp.training.session import load_for_training
 
-    root = tmp_path / "clips"
-    for name in SCENES[:2]:
-        clip = root / name
-        clip.mkdir(parents=True)
-        for frame in range(9):
-            write_exr(clip / f"frame_{frame:04d}.exr", hdr_crop(name, 64, 2 * frame))
-        (clip / "caption.txt").write_text(f"a {name} scene")
+    root = write_clips(tmp_path / "clips", SCENES[:2], frames=9, size=64)
     config = _config(root, tmp_path / "run", model="tiny-ltx-2.3", encoding="logc3",
                      resolution=64, frames=9, steps=2, batch_size=1, validation_fraction=0.5)
     result = train(config, _ctx(tmp_path / "work"))
