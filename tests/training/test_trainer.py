@@ -251,8 +251,10 @@ def test_comfyui_layouts_per_family_convert_back(name: str, prefix: str,
 @pytest.mark.parametrize("name", ["tiny-flux.1-dev", "tiny-flux.2-klein-4b"])
 def test_other_text_to_image_families_train(dataset: Path, tmp_path: Path, name: str,
                                             loaded_tiny) -> None:
-    result = train(_config(dataset, tmp_path / "run", model=name, steps=2),
+    result = train(_config(dataset, tmp_path / "run", model=name, steps=2,
+                           gradient_checkpointing=True, logging="tensorboard"),
                    _ctx(tmp_path / "work"))
+    assert list((tmp_path / "run" / "logs").glob("events.out.tfevents.*"))
     assert np.isfinite(result["losses"]).all() and result["validation"][-1]["renders"]
     render = result["validation"][-1]["renders"][0]
     assert Path(render["exr"]).is_file() and render["peak_nits"] > 0

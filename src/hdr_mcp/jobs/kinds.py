@@ -128,16 +128,17 @@ class JobKind:
         return handler
 
     def model_key(self, params: BaseModel) -> str | None:
-        """What model the job loads (workers that hold it are preferred), from its ``model``."""
-        model = getattr(params, "model", None)
+        """What model the job loads (workers that hold it are preferred), from its ``model``
+        (or its ``config`` file's, for the training kinds)."""
+        model = _field(params, "model")
         return None if model is None else str(model)
 
     def needs_gpu(self, params: BaseModel) -> bool:
         """Whether only a GPU worker may take the job: a ``cuda`` kind on a real (not tiny)
         model, unless the caller allowed the CPU (``allow_cpu``)."""
-        model = str(getattr(params, "model", "") or "")
+        model = str(_field(params, "model") or "")
         return (self.device == "cuda" and not model.startswith("tiny-")
-                and not getattr(params, "allow_cpu", False))
+                and not _field(params, "allow_cpu"))
 
     def parse(self, params: Mapping[str, Any] | BaseModel) -> Any:
         """Validate ``params`` with the kind's model (a dict passes through without one)."""
@@ -146,6 +147,20 @@ class JobKind:
         from hdr_mcp.params import parse
 
         return parse(self.params, params)
+
+
+def _field(params: BaseModel, name: str) -> Any:
+    """``params.name``, or the value its ``config`` file gives when the argument is unset."""
+    value = getattr(params, name, None)
+    path = getattr(params, "config", None)
+    if value is None and path is not None and hasattr(type(params), "config_class"):
+        from hdr_mcp.params.training import load_config_file
+
+        try:
+            value = load_config_file(path, type(params).config_class).get(name)
+        except InvalidArgument:
+            return None  # the handler reports the bad file
+    return value
 
 
 BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({

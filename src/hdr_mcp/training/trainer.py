@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +178,10 @@ def _accelerator(ctx: Any):
     from accelerate.utils import DistributedDataParallelKwargs
 
     device = getattr(ctx, "device", "cpu")
+    if device.startswith("cuda:") and "LOCAL_RANK" not in os.environ:
+        import torch
+
+        torch.cuda.set_device(device)  # a worker's cuda:N; accelerate launch sets its own
     return Accelerator(cpu=not device.startswith("cuda"), mixed_precision="no",
                        kwargs_handlers=[DistributedDataParallelKwargs(
                            find_unused_parameters=True)])
