@@ -132,6 +132,19 @@ def test_cached_latents_give_the_same_loss_sequence(dataset: Path, reference: di
                       latents_dir=str(tmp_path / "cache")), _ctx(tmp_path / "work"))
 
 
+def test_video_cache_matches_the_uncached_run(video_dataset: Path, tmp_path: Path) -> None:
+    """Degraded references (H.264 included) are deterministic, so a cache of them is too."""
+    video = {"model": "tiny-wan2.1-vace-1.3b", "frames": 5, "steps": 2, "batch_size": 1,
+             "validation_fraction": 0.0}
+    fields = {k: v for k, v in {**BASE, **video}.items() if k in PrecomputeConfig.model_fields}
+    precompute(PrecomputeConfig(**fields, dataset=str(video_dataset),
+                                output_dir=str(tmp_path / "cache")), _ctx(tmp_path / "work"))
+    plain = train(_config(video_dataset, tmp_path / "plain", **video), _ctx(tmp_path / "work"))
+    cached = train(_config(video_dataset, tmp_path / "cached", **video,
+                           latents_dir=str(tmp_path / "cache")), _ctx(tmp_path / "work"))
+    assert cached["losses"] == pytest.approx(plain["losses"], rel=1e-6)
+
+
 def test_a_disk_full_mid_save_keeps_the_last_good_checkpoint(
         dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_save = torch.save
