@@ -32,6 +32,7 @@ __all__ = [
     "output_name",
     "refuse_nonempty",
     "remove_if_empty",
+    "remove_owned",
 ]
 
 OUTPUT_ENV = "HDR_MCP_OUTPUT"
@@ -100,6 +101,19 @@ def claim_output_dir(
     if claim is not None:
         claim.write_text(json.dumps({"output_dir": str(folder)}))
     return False
+
+
+def remove_owned(folder: Path, names: Sequence[str]) -> None:
+    """Remove the files and folders called ``names`` in ``folder`` (what a tool wrote there
+    earlier); nothing else is touched."""
+    import shutil
+
+    for name in names:
+        target = Path(folder) / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
 
 
 def remove_if_empty(folder: Path) -> None:

@@ -42,12 +42,16 @@ def image_dataset(tmp_path: Path) -> Path:
 @pytest.fixture
 def video_dataset(tmp_path: Path) -> Path:
     """Three clips of six 40x40 HDR frames (a slow pan) with captions."""
-    root = tmp_path / "clips"
-    for name in SCENES[:3]:
+    return write_clips(tmp_path / "clips", SCENES[:3], frames=6, size=40)
+
+
+def write_clips(root: Path, names, *, frames: int, size: int) -> Path:
+    """A clip folder per name: ``frames`` HDR crops panning right, and a caption."""
+    for name in names:
         clip = root / name
         clip.mkdir(parents=True)
-        for frame in range(6):
-            write_exr(clip / f"frame_{frame:04d}.exr", hdr_crop(name, 40, 2 * frame))
+        for frame in range(frames):
+            write_exr(clip / f"frame_{frame:04d}.exr", hdr_crop(name, size, 2 * frame))
         (clip / "caption.txt").write_text(f"a {name} scene")
     return root
 

@@ -96,6 +96,18 @@ async def test_bad_arguments_are_one_line_naming_them(server, image_dataset, tmp
             assert result.is_error and f"{argument}=" in _text(result), _text(result)
 
 
+def test_a_config_file_tiny_model_needs_no_gpu(tmp_path: Path) -> None:
+    from hdr_mcp.jobs.kinds import job_kind
+    from hdr_mcp.params.training import TrainLoraParams
+
+    config = tmp_path / "run.yaml"
+    config.write_text("model: tiny-qwen-image\ndataset: /data\n")
+    kind = job_kind("train_lora")
+    assert not kind.needs_gpu(TrainLoraParams(config=str(config)))
+    assert kind.model_key(TrainLoraParams(config=str(config))) == "tiny-qwen-image"
+    assert kind.needs_gpu(TrainLoraParams(config=str(config), model="qwen-image-2512"))
+
+
 def test_a_retried_job_resumes_from_its_last_checkpoint(image_dataset: Path,
                                                         tmp_path: Path) -> None:
     params = {**TINY, "dataset": str(image_dataset), "logging": "none"}

@@ -23,7 +23,7 @@ from hdr_mcp.training.checkpoints import CheckpointWriteError, list_checkpoints
 from hdr_mcp.training.latents import precompute
 from hdr_mcp.training.trainer import train
 
-from .conftest import RUN, SCENES, hdr_crop
+from .conftest import RUN, SCENES, hdr_crop, write_clips
 
 BASE = {**RUN, "checkpoint_every": 2}
 
@@ -130,6 +130,19 @@ def test_cached_latents_give_the_same_loss_sequence(dataset: Path, reference: di
     with pytest.raises(InvalidArgument, match="encoding='logc4', this run has encoding='pq'"):
         train(_config(dataset, tmp_path / "pq", encoding="pq",
                       latents_dir=str(tmp_path / "cache")), _ctx(tmp_path / "work"))
+
+
+def test_video_cache_matches_the_uncached_run(video_dataset: Path, tmp_path: Path) -> None:
+    """Degraded references (H.264 included) are deterministic, so a cache of them is too."""
+    video = {"model": "tiny-wan2.1-vace-1.3b", "frames": 5, "steps": 2, "batch_size": 1,
+             "validation_fraction": 0.0}
+    fields = {k: v for k, v in {**BASE, **video}.items() if k in PrecomputeConfig.model_fields}
+    precompute(PrecomputeConfig(**fields, dataset=str(video_dataset),
+                                output_dir=str(tmp_path / "cache")), _ctx(tmp_path / "work"))
+    plain = train(_config(video_dataset, tmp_path / "plain", **video), _ctx(tmp_path / "work"))
+    cached = train(_config(video_dataset, tmp_path / "cached", **video,
+                           latents_dir=str(tmp_path / "cache")), _ctx(tmp_path / "work"))
+    assert cached["losses"] == pytest.approx(plain["losses"], rel=1e-6)
 
 
 def test_a_disk_full_mid_save_keeps_the_last_good_checkpoint(
@@ -251,8 +264,10 @@ def test_comfyui_layouts_per_family_convert_back(name: str, prefix: str,
 @pytest.mark.parametrize("name", ["tiny-flux.1-dev", "tiny-flux.2-klein-4b"])
 def test_other_text_to_image_families_train(dataset: Path, tmp_path: Path, name: str,
                                             loaded_tiny) -> None:
-    result = train(_config(dataset, tmp_path / "run", model=name, steps=2),
+    result = train(_config(dataset, tmp_path / "run", model=name, steps=2,
+                           gradient_checkpointing=True, logging="tensorboard"),
                    _ctx(tmp_path / "work"))
+    assert list((tmp_path / "run" / "logs").glob("events.out.tfevents.*"))
     assert np.isfinite(result["losses"]).all() and result["validation"][-1]["renders"]
     render = result["validation"][-1]["renders"][0]
     assert Path(render["exr"]).is_file() and render["peak_nits"] > 0
@@ -303,3 +318,30 @@ def test_bad_pixels_found_mid_run_leave_nothing_behind(tmp_path: Path) -> None:
 
 def test_fingerprint_fields_exist() -> None:
     assert set(trainer.FINGERPRINT_FIELDS) <= set(TrainConfig.model_fields)
+
+
+def test_ltx2_ic_lora_trains_with_the_reference_in_context(tmp_path: Path, loaded_tiny) -> None:
+    from hdr_mcp.training.session import load_for_training
+
+    root = write_clips(tmp_path / "clips", SCENES[:2], frames=9, size=64)
+    config = _config(root, tmp_path / "run", model="tiny-ltx-2.3", encoding="logc3",
+                     resolution=64, frames=9, steps=2, batch_size=1, validation_fraction=0.5)
+    result = train(config, _ctx(tmp_path / "work"))
+    assert np.isfinite(result["losses"]).all()
+    pipe = loaded_tiny("tiny-ltx-2.3")
+    info = lora_files.load_hdr_lora(pipe, result["lora"], family="tiny-ltx-2.3",
+                                    adapter_name="ic")
+    assert info.modules_matched == info.lora_keys > 0 and info.encoding == "logc3"
+    pipe.delete_adapters("ic")
+    # the SDR reference is context: another reference changes the prediction
+    loaded, family = load_for_training(config, _ctx(tmp_path / "work"))
+    generator = torch.Generator().manual_seed(0)
+    channels = loaded.pipe.transformer.config.in_channels
+    x_t = torch.randn(1, channels, 2, 2, 2, generator=generator)
+    text = {k: v[None] for k, v in family.encode_text(loaded.pipe, "a scene").items()}
+    with torch.no_grad():
+        a, b = (family.predict(loaded.pipe.transformer, x_t, torch.tensor([500.0]),
+                               {**text, "reference": torch.randn(x_t.shape,
+                                                                 generator=generator)})
+                for _ in range(2))
+    assert a.shape == x_t.shape and float((a - b).abs().max()) > 1e-4

@@ -139,18 +139,19 @@ class JobKind:
         return handler
 
     def model_key(self, params: BaseModel) -> str | None:
-        """What model the job loads (workers that hold it are preferred), from its ``model``."""
-        model = getattr(params, "model", None)
+        """What model the job loads (workers that hold it are preferred), from its ``model``
+        (or its ``config`` file's, for the training kinds)."""
+        model = _field(params, "model")
         return None if model is None else str(model)
 
     def needs_gpu(self, params: BaseModel) -> bool:
         """Whether only a GPU worker may take the job: a ``cuda`` kind (or a method in
         ``gpu_methods``) on a real (not tiny) model, unless the caller allowed the CPU
         (``allow_cpu``)."""
-        model = str(getattr(params, "model", "") or "")
+        model = str(_field(params, "model") or "")
         gpu = self.device == "cuda" or getattr(params, "method", None) in self.gpu_methods
         return (gpu and not model.startswith("tiny-")
-                and not getattr(params, "allow_cpu", False))
+                and not _field(params, "allow_cpu"))
 
     def parse(self, params: Mapping[str, Any] | BaseModel) -> Any:
         """Validate ``params`` with the kind's model (a dict passes through without one)."""
@@ -202,6 +203,20 @@ def _folder_name(item: str) -> str:
     path = Path(item)
     pattern = any(c in path.name for c in "%#*?[")
     return (path.parent.name if pattern else path.stem) or "input"
+
+
+def _field(params: BaseModel, name: str) -> Any:
+    """``params.name``, or the value its ``config`` file gives when the argument is unset."""
+    value = getattr(params, name, None)
+    path = getattr(params, "config", None)
+    if value is None and path is not None and hasattr(type(params), "config_class"):
+        from hdr_mcp.params.training import load_config_file
+
+        try:
+            value = load_config_file(path, type(params).config_class).get(name)
+        except InvalidArgument:
+            return None  # the handler reports the bad file
+    return value
 
 
 BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
@@ -259,7 +274,7 @@ BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({
             description="Train a LoRA that makes a diffusion model generate HDR in a log "
             "encoding (logc4, logc3, pq, log_gamma, ...) from a folder of HDR images (text-to-"
             "image: Qwen-Image, FLUX.1, FLUX.2 Klein) or HDR frame sequences (video: Wan-VACE, "
-            "SDR references made by camera-like degradations). Give a YAML config "
+            "LTX-2 IC-LoRA; SDR references made by camera-like degradations). Give a YAML config "
             "(trainers/configs/) and/or the arguments. Rectified flow matching, optional "
             "highlight-weighted loss, checkpoints with exact resume (resume='latest'), "
             "validation renders, TensorBoard logs; writes the LoRA in diffusers and ComfyUI "

@@ -249,14 +249,16 @@ def quiet_libraries() -> None:
 def load_pipeline(model: str | os.PathLike[str], *, revision: str | None = None,
                   dtype: Any = None, device: str = "cpu", offload: Offload | None = None,
                   allow_large_on_cpu: bool = False, local_files_only: bool | None = None,
-                  family_name: str | None = None, tiny_cache_dir: Any = None) -> LoadedPipeline:
+                  family_name: str | None = None, tiny_cache_dir: Any = None,
+                  without: tuple[str, ...] = ()) -> LoadedPipeline:
     """Load ``model`` (registry name, ``tiny-`` preset or local diffusers folder).
 
     The pipeline class's ``from_pretrained`` loads the folder; the VAE is kept in float32
     (decoding HDR in bf16 bands smooth gradients); ``offload`` ``"model"`` or ``"sequential"``
     uses diffusers' CPU offload onto ``device`` (an accelerator) with the VAE excluded, else the
     pipeline is moved to ``device``. Without CUDA a non-tiny model is refused unless
-    ``allow_large_on_cpu``. Everything is validated before any weight is read.
+    ``allow_large_on_cpu``. Everything is validated before any weight is read. ``without``
+    names components not to load at all (``("transformer",)`` for latent precomputation).
     """
     quiet_libraries()
     device = check_device(device)
@@ -274,7 +276,7 @@ def load_pipeline(model: str | os.PathLike[str], *, revision: str | None = None,
                                           local_files_only=local_files_only,
                                           tiny_cache_dir=tiny_cache_dir)
     torch_dtype = resolve_dtype(dtype, entry, device)
-    pipe = _from_pretrained(entry, path, torch_dtype)
+    pipe = _from_pretrained(entry, path, torch_dtype, without)
     _place(pipe, device, offload)
     return LoadedPipeline(pipe, entry, path, revision, device, str(torch_dtype).rsplit(".")[-1],
                           offload)
@@ -290,14 +292,16 @@ def _preview_family(model: Any, family_name: str | None) -> ModelFamily | None:
     return detect_family(folder) if folder.is_dir() else None
 
 
-def _from_pretrained(entry: ModelFamily, path: Path, torch_dtype) -> Any:
+def _from_pretrained(entry: ModelFamily, path: Path, torch_dtype,
+                     without: tuple[str, ...] = ()) -> Any:
     import diffusers
     import torch
 
     from hdr_mcp.models.tiny import tiny_preset
 
     pipeline_class = getattr(diffusers, entry.pipeline_class)
-    extra = tiny_preset(entry.name).from_pretrained_kwargs if entry.tiny else {}
+    extra = dict(tiny_preset(entry.name).from_pretrained_kwargs) if entry.tiny else {}
+    extra.update(dict.fromkeys(without))
     try:
         pipe = pipeline_class.from_pretrained(str(path), dtype=torch_dtype, **extra)
     except (OSError, ValueError, KeyError) as error:

@@ -137,17 +137,10 @@ OWNED = (
 
 
 def _clear_earlier_demo(out: Path, overwrite: bool) -> None:
-    import shutil
-
-    from hdr_mcp.outputs import refuse_nonempty
+    from hdr_mcp.outputs import refuse_nonempty, remove_owned
 
     if overwrite or (out / MARKER).is_file():
-        for name in OWNED:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+        remove_owned(out, OWNED)
     refuse_nonempty("output_dir", out)
 
 

@@ -53,6 +53,9 @@ class TrainingFamily:
         self.entry = entry
         self.text_kwargs = text_kwargs
 
+    def bind(self, pipe) -> None:
+        """Read what :meth:`predict` needs from the pipeline (it only gets the transformer)."""
+
     def encode_text(self, pipe, caption: str) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -184,8 +187,81 @@ class WanVaceFamily(TrainingFamily):
                            control_hidden_states_scale=scale, return_dict=False)[0]
 
 
+class Ltx2HdrFamily(TrainingFamily):
+    """LTX-2 HDR IC-LoRA: the SDR reference's latent tokens follow the noisy tokens in the
+    sequence with timestep 0 (clean context, as ``LTX2HDRPipeline`` appends them), at the same
+    positions (``reference_downscale_factor`` 1); the audio branch gets zero latents."""
+
+    timestep_scale = 1.0
+    FPS = 24.0
+
+    def bind(self, pipe) -> None:
+        self.audio = {
+            "per_second": pipe.audio_sampling_rate / pipe.audio_hop_length
+            / float(pipe.audio_vae_temporal_compression_ratio),
+            "features": pipe.audio_latent_channels
+            * (pipe.audio_mel_bins // pipe.audio_vae_mel_compression_ratio),
+            "temporal": pipe.vae_temporal_compression_ratio}
+
+    def encode_text(self, pipe, caption: str) -> dict[str, Any]:
+        import torch
+
+        if "connector_video_embeds" in self.text_kwargs:  # tiny preset: stored embeddings
+            video = self.text_kwargs["connector_video_embeds"]
+            audio = self.text_kwargs["connector_audio_embeds"]
+            mask = torch.ones(video.shape[:2], dtype=torch.long)
+        else:
+            embeds, mask, _, _ = pipe.encode_prompt(prompt=[caption], device=pipe.device,
+                                                    do_classifier_free_guidance=False)
+            video, audio, mask = pipe.connectors(embeds, mask,
+                                                 padding_side=pipe.tokenizer_padding_side)
+        return {"prompt_embeds": video[0].float(), "audio_prompt_embeds": audio[0].float(),
+                "prompt_embeds_mask": mask[0].long()}
+
+    def _normalised(self, pipe, x):
+        z = _vae_mode(pipe.vae, x)
+        return type(pipe)._normalize_latents(z, pipe.vae.latents_mean, pipe.vae.latents_std)
+
+    def encode_target(self, pipe, x):
+        return self._normalised(pipe, x)
+
+    def encode_reference(self, pipe, sdr_codes) -> dict[str, Any]:
+        return {"reference": self._normalised(pipe, sdr_codes * 2.0 - 1.0)[0]}
+
+    def predict(self, transformer, x_t, timesteps, batch):
+        import torch
+        from diffusers import LTX2HDRPipeline
+
+        b, _, f, h, w = x_t.shape
+        tokens = f * h * w
+        hidden = torch.cat([LTX2HDRPipeline._pack_latents(x_t),
+                            LTX2HDRPipeline._pack_latents(batch["reference"])], dim=1)
+        coords = transformer.rope.prepare_video_coords(b, f, h, w, x_t.device, fps=self.FPS)
+        coords = torch.cat([coords, coords], dim=2)
+        t = timesteps * self.timestep_scale
+        video_t = torch.cat([t[:, None].expand(b, tokens), torch.zeros_like(t)[:, None].expand(
+            b, tokens)], dim=1)
+        frames = (f - 1) * self.audio["temporal"] + 1
+        audio_frames = max(1, round(frames / self.FPS * self.audio["per_second"]))
+        audio = torch.zeros(b, audio_frames, self.audio["features"], dtype=x_t.dtype,
+                            device=x_t.device)
+        zero = torch.zeros_like(t)
+        mask = batch["prompt_embeds_mask"]
+        out = transformer(
+            hidden_states=hidden, audio_hidden_states=audio,
+            encoder_hidden_states=batch["prompt_embeds"],
+            audio_encoder_hidden_states=batch["audio_prompt_embeds"], timestep=video_t,
+            audio_timestep=zero, sigma=t, audio_sigma=zero, encoder_attention_mask=mask,
+            audio_encoder_attention_mask=mask, num_frames=f, height=h, width=w, fps=self.FPS,
+            audio_num_frames=audio_frames, video_coords=coords,
+            audio_coords=transformer.audio_rope.prepare_audio_coords(b, audio_frames,
+                                                                     x_t.device),
+            return_dict=False)[0]
+        return LTX2HDRPipeline._unpack_latents(out[:, :tokens], f, h, w)
+
+
 _BY_PACKING = {"qwen-packed": QwenImageFamily, "flux-packed": FluxFamily, "flux2": Flux2Family,
-               "wan": WanVaceFamily}
+               "wan": WanVaceFamily, "ltx2": Ltx2HdrFamily}
 
 
 def training_family(entry: ModelFamily, text_kwargs: dict[str, Any] | None = None
@@ -195,7 +271,7 @@ def training_family(entry: ModelFamily, text_kwargs: dict[str, Any] | None = Non
     cls = _BY_PACKING.get(entry.latent.packing)
     if cls is None:
         supported = sorted(n for n in ("qwen-image", "flux.1-dev", "flux.2-klein-4b",
-                                       "wan2.1-vace-1.3b", "wan2.1-vace-14b"))
+                                       "wan2.1-vace-1.3b", "wan2.1-vace-14b", "ltx-2.3"))
         raise InvalidArgument("model", entry.name, "LoRA training is not implemented for this "
                               f"family yet; supported: {', '.join(supported)} (and tiny- twins)")
     return cls(entry, text_kwargs or {})

@@ -75,7 +75,7 @@ def encode_item(pipe, family, sample, config: DataConfig) -> dict[str, Any]:
             reference = torch.from_numpy(sample.reference)[None].to(pipe.vae.device)
             out.update({k: v.float().cpu()
                         for k, v in family.encode_reference(pipe, reference).items()})
-    return {k: v.contiguous() for k, v in out.items()}
+    return {k: v.contiguous().clone() for k, v in out.items()}  # no storage shared between items
 
 
 class LatentCache:
@@ -93,7 +93,7 @@ class LatentCache:
                                   "precompute_latents again to finish it")
         self._where = {(int(i), int(v)): shard["file"] for shard in self.record["shards"]
                        for i, v in shard["units"]}
-        self._open: dict[str, dict[str, Any]] = {}
+        self._open: dict[str, Any] = {}
 
     def check(self, expected: dict[str, Any]) -> None:
         """:class:`InvalidArgument` naming the first field where the cache differs."""
@@ -104,16 +104,19 @@ class LatentCache:
                                       f"{name}={cached!r}, this run has {name}={value!r}")
 
     def get(self, index: int, variant: int) -> dict[str, Any]:
-        from safetensors.torch import load_file
+        """The tensors of one item variant (read lazily: shards are memory-mapped)."""
+        from safetensors import safe_open
 
         file = self._where.get((index, variant))
         if file is None:
             raise InvalidArgument("latents_dir", str(self.folder), f"holds no item {index} "
                                   f"variant {variant}")
         if file not in self._open:
-            self._open = {file: load_file(str(self.folder / file))}  # one shard resident
+            self._open[file] = safe_open(str(self.folder / file), framework="pt")
+        shard = self._open[file]
         prefix = f"{index}.{variant}."
-        return {k[len(prefix):]: v for k, v in self._open[file].items() if k.startswith(prefix)}
+        names = shard.keys()  # a safe_open handle is not iterable itself
+        return {k[len(prefix):]: shard.get_tensor(k) for k in names if k.startswith(prefix)}
 
 
 # -- the job ------------------------------------------------------------------------------------
@@ -166,7 +169,7 @@ def precompute(config: PrecomputeConfig, ctx) -> dict[str, Any]:
     from hdr_mcp.training.datasets import load_sample, scan
     from hdr_mcp.training.session import load_for_training
 
-    loaded, family = load_for_training(config, ctx)
+    loaded, family = load_for_training(config, ctx, without=("transformer",))
     index = scan(config, loaded.family)
     units = _units(index, config.augment_variants)
     shards = [units[i:i + config.shard_size] for i in range(0, len(units), config.shard_size)]

@@ -22,8 +22,10 @@ def transformer_dtype(config: DataConfig, device: str) -> str:
     return choice
 
 
-def load_for_training(config: DataConfig, ctx: Any, device: str | None = None):
-    """(:class:`~hdr_mcp.models.loading.LoadedPipeline`, :class:`TrainingFamily`), frozen."""
+def load_for_training(config: DataConfig, ctx: Any, device: str | None = None, *,
+                      without: tuple[str, ...] = ()):
+    """(:class:`~hdr_mcp.models.loading.LoadedPipeline`, :class:`TrainingFamily`), frozen;
+    ``without``: components not loaded (precomputation needs no transformer)."""
     from hdr_mcp.models import tiny
     from hdr_mcp.models.loading import load_pipeline
     from hdr_mcp.training.families import training_family
@@ -31,10 +33,11 @@ def load_for_training(config: DataConfig, ctx: Any, device: str | None = None):
     device = device or getattr(ctx, "device", "cpu")
     loaded = load_pipeline(config.model, revision=config.revision, device=device,
                            dtype=transformer_dtype(config, device),
-                           allow_large_on_cpu=config.allow_cpu)
+                           allow_large_on_cpu=config.allow_cpu, without=without)
     family = training_family(loaded.family,
                              tiny.call_kwargs(loaded.family.name, loaded.path)
                              if loaded.family.tiny else {})
+    family.bind(loaded.pipe)
     loaded.pipe.set_progress_bar_config(disable=True)
     for component in loaded.pipe.components.values():
         if hasattr(component, "requires_grad_"):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +97,7 @@ class Run:
 def _output_dir(config: TrainConfig, ctx: Any, *, claim: bool = True) -> Path:
     """The run's folder; ``claim`` (the main process): refuse one holding files unless
     resuming or overwriting (then the earlier run's files go)."""
-    from hdr_mcp.outputs import refuse_nonempty
+    from hdr_mcp.outputs import refuse_nonempty, remove_owned
 
     if config.output_dir is None:
         raise InvalidArgument("output_dir", None, "required: the folder for checkpoints and "
@@ -108,21 +109,8 @@ def _output_dir(config: TrainConfig, ctx: Any, *, claim: bool = True) -> Path:
     if claim and not resuming and not config.overwrite:
         refuse_nonempty("output_dir", folder)
     if claim and not resuming and config.overwrite:
-        _remove_outputs(folder)
+        remove_owned(folder, OWNED)  # a later resume='latest' must not find the old checkpoints
     return folder
-
-
-def _remove_outputs(folder: Path) -> None:
-    """overwrite: the files an earlier run wrote go (a later resume='latest' must not find
-    its checkpoints); nothing else in the folder is touched."""
-    import shutil
-
-    for name in OWNED:
-        path = folder / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.is_file():
-            path.unlink()
 
 
 def fingerprint(config: TrainConfig, family_name: str, revision: str | None) -> dict[str, Any]:
@@ -190,6 +178,10 @@ def _accelerator(ctx: Any):
     from accelerate.utils import DistributedDataParallelKwargs
 
     device = getattr(ctx, "device", "cpu")
+    if device.startswith("cuda:") and "LOCAL_RANK" not in os.environ:
+        import torch
+
+        torch.cuda.set_device(device)  # a worker's cuda:N; accelerate launch sets its own
     return Accelerator(cpu=not device.startswith("cuda"), mixed_precision="no",
                        kwargs_handlers=[DistributedDataParallelKwargs(
                            find_unused_parameters=True)])
@@ -567,12 +559,12 @@ def train(config: TrainConfig, ctx: Any) -> dict[str, Any]:
 
 
 def _discard(run: Run) -> None:
-    from hdr_mcp.outputs import remove_if_empty
+    from hdr_mcp.outputs import remove_if_empty, remove_owned
 
     if run.writer is not None:
         run.writer.close()
         run.writer = None
-    _remove_outputs(run.output_dir)
+    remove_owned(run.output_dir, OWNED)
     remove_if_empty(run.output_dir)
 
 
