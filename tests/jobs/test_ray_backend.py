@@ -323,3 +323,16 @@ def test_a_supervisor_killed_mid_job_leaves_the_job_to_the_next_one(
     assert done.status is JobStatus.succeeded and done.attempts == 1, done.error
     assert done.result["resumed_from"] == 0  # followed, not run again
     assert any("supervisor restarted" in e.message for e in store.logs(job.id))
+
+
+def test_workers_stop_retires_an_actor_and_the_pool_ends_with_its_last(
+        store: JobStore, pools: Callable[..., Running]) -> None:
+    running = pools(store)
+    first, second = (slot.name for slot in running.pool.slots)
+    store.request_worker_stop(first)
+    _wait_until(lambda: store.worker(first).stopped_at is not None, 30, "the actor to end")
+    assert finished(store, store.submit("echo", {}).id).worker_id == second
+    store.request_worker_stop(second)
+    running.thread.join(timeout=30)
+    assert not running.thread.is_alive() and running.pool.slots == []
+    assert store.workers(alive_only=True) == []

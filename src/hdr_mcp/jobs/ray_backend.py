@@ -64,7 +64,7 @@ RAY_NAMESPACE = "hdr-mcp"
 #: The store methods an actor may call through the proxy (what Worker and StoreContext use).
 _REMOTE_METHODS = frozenset({
     "get", "set_progress", "append_log", "job_signals", "cancel_requested", "succeed", "fail",
-    "mark_cancelled", "requeue", "heartbeat", "register_worker", "stop_worker",
+    "mark_cancelled", "requeue", "heartbeat", "register_worker", "stop_worker", "worker",
 })
 
 
@@ -223,9 +223,10 @@ class PoolActor:
             actor=self.actor_id)
 
     def _rejoin(self) -> None:
-        """A stop request or a reap (a heartbeat that looked stale) stops the job running;
-        the actor itself keeps serving its pool, registered afresh."""
-        if self.worker.stopping:
+        """A reap (a heartbeat that looked stale) stops the job running; the actor itself
+        keeps serving its pool, registered afresh. A stop request (``hdr-mcp workers
+        --stop``) stays: the pool retires the actor."""
+        if self.worker.stopping and not self.store.worker(self.worker.worker_id).stop_requested:
             self.worker._stop.clear()
             self._register()
 
@@ -531,9 +532,24 @@ class RayPool:
         except JobFinished:
             pass
 
+    def _retire_asked(self) -> None:
+        """End the idle actors ``hdr-mcp workers --stop`` asked to stop; with none left the
+        pool stops too."""
+        asked = {w.id for w in self.store.workers() if w.stop_requested and w.stopped_at is None}
+        for slot in [s for s in self.slots if s.name in asked and s.ref is None]:
+            require_ray().kill(slot.handle, no_restart=True)
+            self.store.stop_worker(slot.name)
+            self.slots.remove(slot)
+            _log.info("actor %s was asked to stop: ended", slot.name)
+        if not self.slots:
+            _log.info("every actor of the pool was asked to stop; the pool stops")
+            self.stop()
+
     def _dispatch(self) -> bool:
         from hdr_mcp import __version__
 
+        if any(slot.ref is None for slot in self.slots):
+            self._retire_asked()
         idle = [slot for slot in self.slots if slot.ref is None and not slot.starting]
         claimed = False
         for slot in sorted(idle, key=lambda s: s.jobs_run):  # least loaded first
