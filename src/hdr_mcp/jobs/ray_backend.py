@@ -248,6 +248,10 @@ class PoolActor:
     def run_job(self, job: Job) -> dict[str, Any]:
         """Run a job the pool claimed for this actor; returns :meth:`describe` afterwards."""
         self._rejoin()
+        if self.worker.stopping:  # asked to stop just as the pool claimed the job for it
+            self.store.requeue(job.id, f"actor {self.worker.worker_id} was asked to stop "
+                               "before it started the job", lease=job.lease)
+            return self.describe()
         with self._idle:
             self._job = (job.id, job.lease)
         try:
@@ -385,8 +389,15 @@ class RayPool:
         One pool supervises a store at a time (``home/ray-pool.lock``, held until :meth:`run`
         returns): :class:`PoolBusy` when another one does.
         """
-        self._lock = _PoolLock(self.store.home / "ray-pool.lock")
         ray = require_ray()
+        self._lock = _PoolLock(self.store.home / "ray-pool.lock")
+        try:
+            self._start(ray)
+        except BaseException:
+            self._release()
+            raise
+
+    def _start(self, ray: Any) -> None:
         if not ray.is_initialized():
             ray.init(address=self.address, namespace=RAY_NAMESPACE, log_to_driver=False)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
