@@ -300,3 +300,39 @@ def test_a_second_pool_on_the_same_store_is_refused(
     pools(store)
     with pytest.raises(PoolBusy, match="another Ray pool"):
         RayPool(JobStore(store.home), actors=1).start()
+
+
+def test_a_supervisor_killed_mid_job_leaves_the_job_to_the_next_one(
+        cluster: str, store: JobStore, pools: Callable[..., Running], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    job = store.submit("frames", {"output_dir": str(tmp_path / "o"), "frames": 30, "dt": 0.1},
+                       resumable=True)
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "hdr_mcp", "worker", "--backend", "ray", "--ray-address", cluster,
+         "--home", str(store.home), "--actors", "2", "--heartbeat-seconds", "0.2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_until(lambda: store.get(job.id).progress >= 3, 60, "three frames")
+    finally:
+        supervisor.kill()  # SIGKILL: no clean-up, its detached actors keep working
+        supervisor.communicate(timeout=30)
+    pools(JobStore(store.home))
+    done = finished(store, job.id)
+    assert done.status is JobStatus.succeeded and done.attempts == 1, done.error
+    assert done.result["resumed_from"] == 0  # followed, not run again
+    assert any("supervisor restarted" in e.message for e in store.logs(job.id))
+
+
+def test_workers_stop_retires_an_actor_and_the_pool_ends_with_its_last(
+        store: JobStore, pools: Callable[..., Running]) -> None:
+    running = pools(store)
+    first, second = (slot.name for slot in running.pool.slots)
+    store.request_worker_stop(first)
+    _wait_until(lambda: store.worker(first).stopped_at is not None, 30, "the actor to end")
+    assert finished(store, store.submit("echo", {}).id).worker_id == second
+    store.request_worker_stop(second)
+    running.thread.join(timeout=30)
+    assert not running.thread.is_alive() and running.pool.slots == []
+    assert store.workers(alive_only=True) == []

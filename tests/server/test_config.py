@@ -60,3 +60,14 @@ def test_a_frame_that_links_outside_the_roots_is_refused(config, tmp_path, value
     os.symlink(secret, config.roots[0] / "frames" / "plate.0003.png")
     with pytest.raises(InvalidArgument, match="outside the allowed roots"):
         config.resolve_input("input", value)
+
+
+@pytest.mark.parametrize(("options", "argument"), [
+    ({"backend": "rey"}, "backend"),
+    ({"ray_address": "auto"}, "ray_address"),  # the local backend has no Ray cluster
+    ({"backend": "ray", "worker": "thread"}, "worker"),
+])
+def test_backend_options_that_do_not_go_together_are_refused(tmp_path, options, argument):
+    with pytest.raises(InvalidArgument) as caught:
+        ServerConfig(home=tmp_path / "h", output_dir=tmp_path / "o", **options)
+    assert caught.value.argument == argument

@@ -214,7 +214,9 @@ class StoreContext(JobContext):
         self._last_write = float("-inf")
         self._pending: tuple[float, float | None, str] | None = None
         self._lock = threading.Lock()
-        self._last_stop_check = float("-inf")
+        # The claim just read the job (not cancelled, lease held): the first poll is due one
+        # interval later, so a job shorter than that costs no read (a round trip on Ray).
+        self._last_stop_check = time.monotonic()
         self._cancel_requested = False
         #: True once the job's claim was found taken over (set by any thread).
         self.lease_lost = False

@@ -64,7 +64,7 @@ RAY_NAMESPACE = "hdr-mcp"
 #: The store methods an actor may call through the proxy (what Worker and StoreContext use).
 _REMOTE_METHODS = frozenset({
     "get", "set_progress", "append_log", "job_signals", "cancel_requested", "succeed", "fail",
-    "mark_cancelled", "requeue", "heartbeat", "register_worker", "stop_worker",
+    "mark_cancelled", "requeue", "heartbeat", "register_worker", "stop_worker", "worker",
 })
 
 
@@ -223,9 +223,10 @@ class PoolActor:
             actor=self.actor_id)
 
     def _rejoin(self) -> None:
-        """A stop request or a reap (a heartbeat that looked stale) stops the job running;
-        the actor itself keeps serving its pool, registered afresh."""
-        if self.worker.stopping:
+        """A reap (a heartbeat that looked stale) stops the job running; the actor itself
+        keeps serving its pool, registered afresh. A stop request (``hdr-mcp workers
+        --stop``) stays: the pool retires the actor."""
+        if self.worker.stopping and not self.store.worker(self.worker.worker_id).stop_requested:
             self.worker._stop.clear()
             self._register()
 
@@ -247,6 +248,10 @@ class PoolActor:
     def run_job(self, job: Job) -> dict[str, Any]:
         """Run a job the pool claimed for this actor; returns :meth:`describe` afterwards."""
         self._rejoin()
+        if self.worker.stopping:  # asked to stop just as the pool claimed the job for it
+            self.store.requeue(job.id, f"actor {self.worker.worker_id} was asked to stop "
+                               "before it started the job", lease=job.lease)
+            return self.describe()
         with self._idle:
             self._job = (job.id, job.lease)
         try:
@@ -384,8 +389,15 @@ class RayPool:
         One pool supervises a store at a time (``home/ray-pool.lock``, held until :meth:`run`
         returns): :class:`PoolBusy` when another one does.
         """
-        self._lock = _PoolLock(self.store.home / "ray-pool.lock")
         ray = require_ray()
+        self._lock = _PoolLock(self.store.home / "ray-pool.lock")
+        try:
+            self._start(ray)
+        except BaseException:
+            self._release()
+            raise
+
+    def _start(self, ray: Any) -> None:
         if not ray.is_initialized():
             ray.init(address=self.address, namespace=RAY_NAMESPACE, log_to_driver=False)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -531,9 +543,24 @@ class RayPool:
         except JobFinished:
             pass
 
+    def _retire_asked(self) -> None:
+        """End the idle actors ``hdr-mcp workers --stop`` asked to stop; with none left the
+        pool stops too."""
+        asked = {w.id for w in self.store.workers() if w.stop_requested and w.stopped_at is None}
+        for slot in [s for s in self.slots if s.name in asked and s.ref is None]:
+            require_ray().kill(slot.handle, no_restart=True)
+            self.store.stop_worker(slot.name)
+            self.slots.remove(slot)
+            _log.info("actor %s was asked to stop: ended", slot.name)
+        if not self.slots:
+            _log.info("every actor of the pool was asked to stop; the pool stops")
+            self.stop()
+
     def _dispatch(self) -> bool:
         from hdr_mcp import __version__
 
+        if any(slot.ref is None for slot in self.slots):
+            self._retire_asked()
         idle = [slot for slot in self.slots if slot.ref is None and not slot.starting]
         claimed = False
         for slot in sorted(idle, key=lambda s: s.jobs_run):  # least loaded first

@@ -25,6 +25,7 @@ time; two threads asking for the same key load it once).
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -73,7 +74,9 @@ class _Entry:
 def pipeline_bytes(pipe: Any) -> int:
     """Parameter + buffer bytes of every ``torch.nn.Module`` component of ``pipe`` (or of
     ``pipe`` itself when it is a module; objects with a ``pipe`` attribute are unwrapped)."""
-    import torch
+    torch = sys.modules.get("torch")
+    if torch is None:  # nothing made by torch exists before torch is imported: do not pay it
+        return 0
 
     pipe = getattr(pipe, "pipe", pipe)
     modules = [pipe] if isinstance(pipe, torch.nn.Module) else [

@@ -120,11 +120,14 @@ class HdrServer:
                 self._worker_thread.start()
 
     def _ensure_pool(self) -> None:
-        """Start the Ray pool once (connecting to Ray, starting or adopting its actors) and
-        supervise it in a thread of the server."""
+        """Start the Ray pool (connecting to Ray, starting or adopting its actors) and
+        supervise it in a thread of the server; again after its actors were all stopped."""
         with self._worker_lock:
-            if self._pool is not None:
+            if self._pool is not None and self._worker_thread.is_alive():
                 return
+            if self._pool is not None:  # its actors were all stopped (hdr-mcp workers --stop)
+                self._pool.close()
+                self._pool = None
             from hdr_mcp.jobs.ray_backend import PoolBusy
             from hdr_mcp.jobs.worker import ray_pool
 

@@ -73,6 +73,9 @@ class ServerConfig:
             raise InvalidArgument("backend", self.backend, "expected 'local' or 'ray'")
         if self.backend != "ray" and self.ray_address is not None:
             raise InvalidArgument("ray_address", self.ray_address, "only with backend='ray'")
+        if self.backend == "ray" and self.worker != "spawn":
+            raise InvalidArgument("worker", self.worker, "only with backend='local' (with "
+                                  "backend='ray' the server supervises a pool of Ray actors)")
 
     @classmethod
     def from_env(
