@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -19,7 +17,6 @@ from hdr_mcp.training.tools import run_train_lora
 
 from .conftest import RUN
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = {k: v for k, v in RUN.items() if k != "logging"}
 
 
@@ -126,29 +123,31 @@ def test_a_retried_job_resumes_from_its_last_checkpoint(image_dataset: Path,
     assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-6
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hdr_mcp.cli", *args], capture_output=True,
-                          text=True, timeout=300, cwd=ROOT, check=False)
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``hdr-mcp ARGS`` in this process: (exit status, stdout, stderr)."""
+    from hdr_mcp.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def test_cli_train_with_a_config_and_precompute_with_options(image_dataset: Path,
-                                                             tmp_path: Path) -> None:
+def test_cli_train_with_a_config_and_options(image_dataset: Path, tmp_path: Path,
+                                             capsys) -> None:
     import yaml
 
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump({**TINY, "dataset": str(image_dataset), "steps": 2,
                                       "output_dir": str(tmp_path / "from-config")}))
-    done = _cli("train", str(config), "--rank", "2", "--json")
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    code, out, err = _cli(capsys, "train", str(config), "--rank", "2", "--json")
+    assert code == 0, err
+    result = json.loads(out)
     assert result["output_dir"] == str(tmp_path / "from-config") and result["rank"] == 2
-    done = _cli("precompute", "--dataset", str(image_dataset), "--model", "tiny-qwen-image",
-                "--encoding", "logc4", "--resolution", "32", "--augment-variants", "1",
-                "--output-dir", str(tmp_path / "cache"), "--json")
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["shards"] == 1
     bad = tmp_path / "bad.yaml"
     bad.write_text("dataset: x\nrnak: 3\n")
-    done = _cli("train", str(bad))
-    assert done.returncode == 2
-    assert done.stderr.startswith("error: rnak=3: unknown key in") and str(bad) in done.stderr
+    code, out, err = _cli(capsys, "train", str(bad))
+    assert code == 2 and err.startswith("error: rnak=3: unknown key in") and str(bad) in err
