@@ -149,43 +149,28 @@ def test_split_prompt():
 # -- unclamped decode in time and space --------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_pipe():
-    from hdr_mcp.models.loading import load_pipeline
-
-    memo: dict[str, object] = {}
-
-    def get(name: str):
-        if name not in memo:
-            memo[name] = load_pipeline(name).pipe
-            memo[name].set_progress_bar_config(disable=True)
-        return memo[name]
-
-    return get
-
-
 def _stream(decoder, z, piece: int):
     outs = [decoder.push(z[:, :, i:i + piece]) for i in range(0, z.shape[2], piece)]
     outs.append(decoder.finish())
     return torch.cat([o for o in outs if o is not None], dim=2)
 
 
-def test_wan_decode_streamed_in_pieces_is_exact_and_unclamped(tiny_pipe):
+def test_wan_decode_streamed_in_pieces_is_exact_and_unclamped(loaded_tiny):
     from hdr_mcp.models.decode import TemporalDecoder, decode_vae_latents
 
     name = "tiny-wan2.1-vace-1.3b"
     z = torch.randn(1, 16, 7, 8, 8, generator=torch.Generator().manual_seed(1)) * 3
-    whole = decode_vae_latents(tiny_pipe(name), z, name)
+    whole = decode_vae_latents(loaded_tiny(name), z, name)
     assert whole.shape == (1, 3, 25, 64, 64) and whole.abs().max() > 1.0  # no clamp
-    streamed = _stream(TemporalDecoder(tiny_pipe(name), name), z, 2)
+    streamed = _stream(TemporalDecoder(loaded_tiny(name), name), z, 2)
     torch.testing.assert_close(streamed, whole, rtol=0, atol=1e-5)
     tiles = {"tile_pixels": 32, "tile_overlap_pixels": 16}
-    tiled = _stream(TemporalDecoder(tiny_pipe(name), name, tiled=True, **tiles), z, 3)
-    tiled_whole = decode_vae_latents(tiny_pipe(name), z, name, tiled=True, **tiles)
+    tiled = _stream(TemporalDecoder(loaded_tiny(name), name, tiled=True, **tiles), z, 3)
+    tiled_whole = decode_vae_latents(loaded_tiny(name), z, name, tiled=True, **tiles)
     torch.testing.assert_close(tiled, tiled_whole, rtol=0, atol=1e-5)
 
 
-def test_ltx_decode_in_time_chunks_is_seamless_for_a_constant_timeline(tiny_pipe):
+def test_ltx_decode_in_time_chunks_is_seamless_for_a_constant_timeline(loaded_tiny):
     """A timeline that does not change in time decodes across chunk (and spatial tile)
     boundaries as in one piece; a random one keeps every frame, in order, unclamped."""
     from hdr_mcp.models.decode import TemporalDecoder, decode_vae_latents
@@ -193,33 +178,33 @@ def test_ltx_decode_in_time_chunks_is_seamless_for_a_constant_timeline(tiny_pipe
     name = "tiny-ltx-2.3"
     generator = torch.Generator().manual_seed(2)
     constant = torch.randn(1, 16, 1, 2, 2, generator=generator).repeat(1, 1, 16, 1, 1)
-    whole = decode_vae_latents(tiny_pipe(name), constant, name)
-    chunked = _stream(TemporalDecoder(tiny_pipe(name), name, chunk_latents=9,
+    whole = decode_vae_latents(loaded_tiny(name), constant, name)
+    chunked = _stream(TemporalDecoder(loaded_tiny(name), name, chunk_latents=9,
                                       overlap_latents=7, margin_latents=3), constant, 4)
     assert chunked.shape == whole.shape == (1, 3, 121, 64, 64)
     torch.testing.assert_close(chunked, whole, rtol=0, atol=2e-3)
     z = torch.randn(1, 16, 12, 2, 2, generator=generator) * 3
-    frames = _stream(TemporalDecoder(tiny_pipe(name), name, chunk_latents=7, overlap_latents=5),
+    frames = _stream(TemporalDecoder(loaded_tiny(name), name, chunk_latents=7, overlap_latents=5),
                      z, 5)
     assert frames.shape[2] == 89 and frames.abs().max() > 1.0
 
 
-def test_bad_decode_chunks_are_refused(tiny_pipe):
+def test_bad_decode_chunks_are_refused(loaded_tiny):
     from hdr_mcp.models.decode import TemporalDecoder
 
     with pytest.raises(InvalidArgument, match="overlap_latents"):
-        TemporalDecoder(tiny_pipe("tiny-ltx-2.3"), "tiny-ltx-2.3", chunk_latents=4,
+        TemporalDecoder(loaded_tiny("tiny-ltx-2.3"), "tiny-ltx-2.3", chunk_latents=4,
                         overlap_latents=4)
 
 
 # -- context-focused cross-attention -----------------------------------------------------------
 
 
-def test_routing_changes_cross_attention_only_inside_the_mask(tiny_pipe):
+def test_routing_changes_cross_attention_only_inside_the_mask(loaded_tiny):
     from hdr_mcp.models import tiny
     from hdr_mcp.models.attention_routing import install_routing, remove_routing, token_ranges
 
-    pipe = tiny_pipe("tiny-wan2.1-vace-1.3b")
+    pipe = loaded_tiny("tiny-wan2.1-vace-1.3b")
     transformer = pipe.transformer
     ranges, tokens, text = token_ranges(
         pipe.tokenizer, [("base", "a dim room"), ("over", "[Overexposed: a bright sky]")], 128)
