@@ -386,9 +386,8 @@ def test_wan_prompt_captions_and_routing_are_deterministic(tmp_path, clips, cach
 
 
 def test_routing_changes_the_video_only_where_it_may(tmp_path, clips, cache):
-    """With routing, the exposure parts act through the masks only: a clip whose frames have no
-    clipped region yet whose prompt names one is refused; with masks, the result differs from
-    the same prompt without its parts."""
+    """A given exposure part is used (and routed): the result differs from the same clip with
+    another part."""
     with_parts = _convert(tmp_path, clips[17], "p", method="wan-vace", model=WAN_TINY,
                           prompt="a room [Overexposed: a blue sky]", cache=cache)
     without = _convert(tmp_path, clips[17], "q", method="wan-vace", model=WAN_TINY,
@@ -483,3 +482,56 @@ def test_a_model_without_a_latent_upsampler_refuses_upscale(tmp_path, clips, cac
         _convert(tmp_path, clips[17], method="ltx2-hdr", model=str(folder), upscale="latent-x2",
                  cache=cache)
     assert e.value.argument == "upscale" and not any((tmp_path / "out").glob("*.exr"))
+
+
+def _ltx_lora(tmp_path, factor: int):
+    """An LTX-2 LoRA in Lightricks' HDR IC-LoRA format: diffusers keys, safetensors metadata
+    ``hdr_transform`` and ``reference_downscale_factor`` (no hdr_mcp keys)."""
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import load_file, save_file
+
+    from hdr_mcp.models.loading import load_pipeline
+
+    torch.manual_seed(4)
+    pipe = load_pipeline(LTX_TINY).pipe
+    pipe.transformer.add_adapter(LoraConfig(r=4, lora_alpha=4.0, init_lora_weights=False,
+                                            target_modules=["to_q", "to_k", "to_v"]))
+    pipe.save_lora_weights(str(tmp_path), weight_name="ic.safetensors",
+                           transformer_lora_layers=get_peft_model_state_dict(pipe.transformer))
+    path = tmp_path / "ic.safetensors"
+    save_file(load_file(path), path, metadata={
+        "format": "pt", "hdr_transform": "logc3", "reference_downscale_factor": str(factor)})
+    return path
+
+
+def test_ltx_reads_the_ic_loras_transform_and_reference_downscale(tmp_path, clips, cache):
+    lora = _ltx_lora(tmp_path, 2)
+    result = _convert(tmp_path, clips[17], method="ltx2-hdr", model=LTX_TINY, lora=str(lora),
+                      cache=cache)
+    assert result["encoding"] == "logc3"
+    assert result["lora"]["reference_downscale_factor"] == 2
+    assert result["frames"] == 17 and np.isfinite(_frames(result)).all()
+
+
+def test_wan_with_a_reference_image(tmp_path, clips, cache):
+    """The reference image's leading latent frame is dropped before the blend and decode."""
+    from hdr_mcp.io import write_sdr
+
+    still = write_sdr(tmp_path / "still.png", np.full((44, 60, 3), 0.6, np.float32))
+    result = _convert(tmp_path, clips[20], method="wan-vace", model=WAN_TINY,
+                      reference_image=str(still), cache=cache)
+    assert _frames(result).shape == (20, 44, 60, 3)
+    assert result["parameters"]["reference_image"] == str(still)
+
+
+def test_an_exposure_part_for_a_region_the_clip_lacks_is_refused(tmp_path, cache):
+    from hdr_mcp.io import write_sdr
+
+    flat = _clip(tmp_path / "flat", 5)
+    for path in sorted(flat.glob("*.png")):
+        write_sdr(path, np.full((44, 60, 3), 0.5, np.float32))
+    with pytest.raises(InvalidArgument, match="no overexposed region") as e:
+        _convert(tmp_path, flat, method="wan-vace", model=WAN_TINY,
+                 prompt="a wall [Overexposed: a sunny sky]", cache=cache)
+    assert e.value.argument == "prompt" and not (tmp_path / "out").exists()
