@@ -366,8 +366,15 @@ def test_a_lora_for_another_curve_is_refused_before_any_output(tmp_path, clips, 
     ({"method": "wan-vace", "model": WAN_TINY, "prompt": "x [Underexposed: a]",
       "reference_image": "nope.png"}, "reference_image", "no such file"),
     ({"method": "wan-vace", "model": WAN_TINY, "operator": "power"}, "operator", "classical"),
+    ({"method": "wan-vace", "model": WAN_TINY, "reference_image": "still.exr"},
+     "reference_image", "scene-linear"),
 ])
 def test_bad_input_is_named_before_any_output(tmp_path, clips, params, argument, match):
+    from hdr_mcp.io import write_exr
+
+    write_exr(tmp_path / "still.exr", np.full((8, 8, 3), 2.0, np.float32))
+    params = {k: str(tmp_path / v) if k == "reference_image" and v == "still.exr" else v
+              for k, v in params.items()}
     with pytest.raises(InvalidArgument, match=match) as e:
         _convert(tmp_path, clips[20], **params)
     assert e.value.argument == argument and not (tmp_path / "out").exists()
