@@ -22,6 +22,23 @@ def models_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
 
 
+@pytest.fixture(scope="session")
+def loaded_tiny():
+    """``loaded_tiny(name)``: a tiny pipeline, loaded once per session (tests that add an
+    adapter remove it again)."""
+    from hdr_mcp.models.loading import load_pipeline
+
+    memo: dict[str, object] = {}
+
+    def get(name: str):
+        if name not in memo:
+            memo[name] = load_pipeline(name).pipe
+            memo[name].set_progress_bar_config(disable=True)
+        return memo[name]
+
+    return get
+
+
 def pytest_configure(config) -> None:
     # colour-science (a test reference) puts a MagicMock in sys.modules["matplotlib"] when
     # matplotlib is missing, and a later `import diffusers` then fails in

@@ -149,43 +149,28 @@ def test_split_prompt():
 # -- unclamped decode in time and space --------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_pipe():
-    from hdr_mcp.models.loading import load_pipeline
-
-    memo: dict[str, object] = {}
-
-    def get(name: str):
-        if name not in memo:
-            memo[name] = load_pipeline(name).pipe
-            memo[name].set_progress_bar_config(disable=True)
-        return memo[name]
-
-    return get
-
-
 def _stream(decoder, z, piece: int):
     outs = [decoder.push(z[:, :, i:i + piece]) for i in range(0, z.shape[2], piece)]
     outs.append(decoder.finish())
     return torch.cat([o for o in outs if o is not None], dim=2)
 
 
-def test_wan_decode_streamed_in_pieces_is_exact_and_unclamped(tiny_pipe):
+def test_wan_decode_streamed_in_pieces_is_exact_and_unclamped(loaded_tiny):
     from hdr_mcp.models.decode import TemporalDecoder, decode_vae_latents
 
     name = "tiny-wan2.1-vace-1.3b"
     z = torch.randn(1, 16, 7, 8, 8, generator=torch.Generator().manual_seed(1)) * 3
-    whole = decode_vae_latents(tiny_pipe(name), z, name)
+    whole = decode_vae_latents(loaded_tiny(name), z, name)
     assert whole.shape == (1, 3, 25, 64, 64) and whole.abs().max() > 1.0  # no clamp
-    streamed = _stream(TemporalDecoder(tiny_pipe(name), name), z, 2)
+    streamed = _stream(TemporalDecoder(loaded_tiny(name), name), z, 2)
     torch.testing.assert_close(streamed, whole, rtol=0, atol=1e-5)
     tiles = {"tile_pixels": 32, "tile_overlap_pixels": 16}
-    tiled = _stream(TemporalDecoder(tiny_pipe(name), name, tiled=True, **tiles), z, 3)
-    tiled_whole = decode_vae_latents(tiny_pipe(name), z, name, tiled=True, **tiles)
+    tiled = _stream(TemporalDecoder(loaded_tiny(name), name, tiled=True, **tiles), z, 3)
+    tiled_whole = decode_vae_latents(loaded_tiny(name), z, name, tiled=True, **tiles)
     torch.testing.assert_close(tiled, tiled_whole, rtol=0, atol=1e-5)
 
 
-def test_ltx_decode_in_time_chunks_is_seamless_for_a_constant_timeline(tiny_pipe):
+def test_ltx_decode_in_time_chunks_is_seamless_for_a_constant_timeline(loaded_tiny):
     """A timeline that does not change in time decodes across chunk (and spatial tile)
     boundaries as in one piece; a random one keeps every frame, in order, unclamped."""
     from hdr_mcp.models.decode import TemporalDecoder, decode_vae_latents
@@ -193,33 +178,33 @@ def test_ltx_decode_in_time_chunks_is_seamless_for_a_constant_timeline(tiny_pipe
     name = "tiny-ltx-2.3"
     generator = torch.Generator().manual_seed(2)
     constant = torch.randn(1, 16, 1, 2, 2, generator=generator).repeat(1, 1, 16, 1, 1)
-    whole = decode_vae_latents(tiny_pipe(name), constant, name)
-    chunked = _stream(TemporalDecoder(tiny_pipe(name), name, chunk_latents=9,
+    whole = decode_vae_latents(loaded_tiny(name), constant, name)
+    chunked = _stream(TemporalDecoder(loaded_tiny(name), name, chunk_latents=9,
                                       overlap_latents=7, margin_latents=3), constant, 4)
     assert chunked.shape == whole.shape == (1, 3, 121, 64, 64)
     torch.testing.assert_close(chunked, whole, rtol=0, atol=2e-3)
     z = torch.randn(1, 16, 12, 2, 2, generator=generator) * 3
-    frames = _stream(TemporalDecoder(tiny_pipe(name), name, chunk_latents=7, overlap_latents=5),
+    frames = _stream(TemporalDecoder(loaded_tiny(name), name, chunk_latents=7, overlap_latents=5),
                      z, 5)
     assert frames.shape[2] == 89 and frames.abs().max() > 1.0
 
 
-def test_bad_decode_chunks_are_refused(tiny_pipe):
+def test_bad_decode_chunks_are_refused(loaded_tiny):
     from hdr_mcp.models.decode import TemporalDecoder
 
     with pytest.raises(InvalidArgument, match="overlap_latents"):
-        TemporalDecoder(tiny_pipe("tiny-ltx-2.3"), "tiny-ltx-2.3", chunk_latents=4,
+        TemporalDecoder(loaded_tiny("tiny-ltx-2.3"), "tiny-ltx-2.3", chunk_latents=4,
                         overlap_latents=4)
 
 
 # -- context-focused cross-attention -----------------------------------------------------------
 
 
-def test_routing_changes_cross_attention_only_inside_the_mask(tiny_pipe):
+def test_routing_changes_cross_attention_only_inside_the_mask(loaded_tiny):
     from hdr_mcp.models import tiny
     from hdr_mcp.models.attention_routing import install_routing, remove_routing, token_ranges
 
-    pipe = tiny_pipe("tiny-wan2.1-vace-1.3b")
+    pipe = loaded_tiny("tiny-wan2.1-vace-1.3b")
     transformer = pipe.transformer
     ranges, tokens, text = token_ranges(
         pipe.tokenizer, [("base", "a dim room"), ("over", "[Overexposed: a bright sky]")], 128)
@@ -381,8 +366,15 @@ def test_a_lora_for_another_curve_is_refused_before_any_output(tmp_path, clips, 
     ({"method": "wan-vace", "model": WAN_TINY, "prompt": "x [Underexposed: a]",
       "reference_image": "nope.png"}, "reference_image", "no such file"),
     ({"method": "wan-vace", "model": WAN_TINY, "operator": "power"}, "operator", "classical"),
+    ({"method": "wan-vace", "model": WAN_TINY, "reference_image": "still.exr"},
+     "reference_image", "scene-linear"),
 ])
 def test_bad_input_is_named_before_any_output(tmp_path, clips, params, argument, match):
+    from hdr_mcp.io import write_exr
+
+    write_exr(tmp_path / "still.exr", np.full((8, 8, 3), 2.0, np.float32))
+    params = {k: str(tmp_path / v) if k == "reference_image" and v == "still.exr" else v
+              for k, v in params.items()}
     with pytest.raises(InvalidArgument, match=match) as e:
         _convert(tmp_path, clips[20], **params)
     assert e.value.argument == argument and not (tmp_path / "out").exists()
@@ -401,9 +393,8 @@ def test_wan_prompt_captions_and_routing_are_deterministic(tmp_path, clips, cach
 
 
 def test_routing_changes_the_video_only_where_it_may(tmp_path, clips, cache):
-    """With routing, the exposure parts act through the masks only: a clip whose frames have no
-    clipped region yet whose prompt names one is refused; with masks, the result differs from
-    the same prompt without its parts."""
+    """A given exposure part is used (and routed): the result differs from the same clip with
+    another part."""
     with_parts = _convert(tmp_path, clips[17], "p", method="wan-vace", model=WAN_TINY,
                           prompt="a room [Overexposed: a blue sky]", cache=cache)
     without = _convert(tmp_path, clips[17], "q", method="wan-vace", model=WAN_TINY,
@@ -498,3 +489,56 @@ def test_a_model_without_a_latent_upsampler_refuses_upscale(tmp_path, clips, cac
         _convert(tmp_path, clips[17], method="ltx2-hdr", model=str(folder), upscale="latent-x2",
                  cache=cache)
     assert e.value.argument == "upscale" and not any((tmp_path / "out").glob("*.exr"))
+
+
+def _ltx_lora(tmp_path, factor: int):
+    """An LTX-2 LoRA in Lightricks' HDR IC-LoRA format: diffusers keys, safetensors metadata
+    ``hdr_transform`` and ``reference_downscale_factor`` (no hdr_mcp keys)."""
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import load_file, save_file
+
+    from hdr_mcp.models.loading import load_pipeline
+
+    torch.manual_seed(4)
+    pipe = load_pipeline(LTX_TINY).pipe
+    pipe.transformer.add_adapter(LoraConfig(r=4, lora_alpha=4.0, init_lora_weights=False,
+                                            target_modules=["to_q", "to_k", "to_v"]))
+    pipe.save_lora_weights(str(tmp_path), weight_name="ic.safetensors",
+                           transformer_lora_layers=get_peft_model_state_dict(pipe.transformer))
+    path = tmp_path / "ic.safetensors"
+    save_file(load_file(path), path, metadata={
+        "format": "pt", "hdr_transform": "logc3", "reference_downscale_factor": str(factor)})
+    return path
+
+
+def test_ltx_reads_the_ic_loras_transform_and_reference_downscale(tmp_path, clips, cache):
+    lora = _ltx_lora(tmp_path, 2)
+    result = _convert(tmp_path, clips[17], method="ltx2-hdr", model=LTX_TINY, lora=str(lora),
+                      cache=cache)
+    assert result["encoding"] == "logc3"
+    assert result["lora"]["reference_downscale_factor"] == 2
+    assert result["frames"] == 17 and np.isfinite(_frames(result)).all()
+
+
+def test_wan_with_a_reference_image(tmp_path, clips, cache):
+    """The reference image's leading latent frame is dropped before the blend and decode."""
+    from hdr_mcp.io import write_sdr
+
+    still = write_sdr(tmp_path / "still.png", np.full((44, 60, 3), 0.6, np.float32))
+    result = _convert(tmp_path, clips[20], method="wan-vace", model=WAN_TINY,
+                      reference_image=str(still), cache=cache)
+    assert _frames(result).shape == (20, 44, 60, 3)
+    assert result["parameters"]["reference_image"] == str(still)
+
+
+def test_an_exposure_part_for_a_region_the_clip_lacks_is_refused(tmp_path, cache):
+    from hdr_mcp.io import write_sdr
+
+    flat = _clip(tmp_path / "flat", 5)
+    for path in sorted(flat.glob("*.png")):
+        write_sdr(path, np.full((44, 60, 3), 0.5, np.float32))
+    with pytest.raises(InvalidArgument, match="no overexposed region") as e:
+        _convert(tmp_path, flat, method="wan-vace", model=WAN_TINY,
+                 prompt="a wall [Overexposed: a sunny sky]", cache=cache)
+    assert e.value.argument == "prompt" and not (tmp_path / "out").exists()

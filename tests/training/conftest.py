@@ -70,20 +70,3 @@ def config(image_dataset: Path, tmp_path: Path) -> Callable[..., TrainConfig]:
 @pytest.fixture
 def ctx(tmp_path: Path) -> LocalContext:
     return LocalContext(tmp_path / "work")
-
-
-@pytest.fixture(scope="session")
-def loaded_tiny():
-    """``loaded_tiny(name)``: a tiny pipeline, loaded once per session (tests that add an
-    adapter remove it again)."""
-    from hdr_mcp.models.loading import load_pipeline
-
-    memo: dict[str, Any] = {}
-
-    def get(name: str):
-        if name not in memo:
-            memo[name] = load_pipeline(name).pipe
-            memo[name].set_progress_bar_config(disable=True)
-        return memo[name]
-
-    return get

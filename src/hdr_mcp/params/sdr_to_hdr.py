@@ -135,8 +135,9 @@ class SdrToHdrParams(Params):
         None, ge=0, le=30, description="Diffusion methods: classifier-free guidance scale "
         "(default 1.0: off).")
     upscale: Literal[UPSCALES] | None = Field(
-        None, description="ltx2-hdr only: 'latent-x2' runs the second stage (latent upsampler, "
-        "2x the width and height, then a refining pass).")
+        None, description="ltx2-hdr only: 'latent-x2' runs LTX-2's two stages: each window is "
+        "denoised at half the width and height, its latents upsampled 2x by the model's latent "
+        "upsampler and refined in 3 steps at full size.")
     reference_image: Annotated[str | None, INPUT_FILE] = Field(
         None, description="wan-vace only: an image of the scene (e.g. a bracketed still) the "
         "model may take detail from.")

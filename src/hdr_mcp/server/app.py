@@ -60,7 +60,9 @@ from hdr_mcp.server.tools import ParamsTool
 INSTRUCTIONS = """\
 hdr-mcp makes and measures scene-referred linear HDR images (half-float OpenEXR, scene-linear
 1.0 = diffuse white, highlights far above 1.0, nothing clamped).
-- sdr_to_hdr_video converts SDR images, frame folders or videos to EXR frames.
+- sdr_to_hdr_video converts SDR images, frame folders or videos to EXR frames: method
+  classical (inverse tone mapping, any machine) or ltx2-hdr / wan-vace (a video diffusion model
+  invents what the SDR clipped; GPU worker, minutes per shot, progress per window and step).
 - evaluate measures an HDR result (PU21-PSNR/SSIM, Delta E ITP, peak_nits, dynamic range, ...)
   and gives a QA verdict (pass/review/fail) with reasons to act on (banding, clipping, fake HDR).
 - inspect_hdr summarises one file. Long tools return a job handle after wait_seconds:

@@ -291,6 +291,8 @@ def check_inputs(p: SdrToHdrParams, ctx: JobContext | None = None) -> _Plan:
         p.reference_image) else None
     if reference is not None and not reference.is_file():
         raise InvalidArgument("reference_image", p.reference_image, "no such file")
+    if reference is not None:
+        _reference_pixels(reference)  # an unreadable or HDR file fails before any work
     return _Plan(p, spec, source, out, start, stop, p.fps or source.fps or SEQUENCE_FPS, entry,
                  model, height, width, windows, p.steps or entry.default_steps,
                  1.0 if p.guidance is None else p.guidance, lora, prompt, sources, exposure,
@@ -431,13 +433,14 @@ class _WanDenoiser(_Denoiser):
         pipe = self.pipe
         tokens = 128 if plan.family.tiny else 512
         ranges, text_tokens, text = token_ranges(pipe.tokenizer, plan.prompt_segments(), tokens)
+        self.reference = _reference_image(plan)
         self.embeds = wan_prompt_embeds(pipe, text, tokens)
         self.negative = wan_prompt_embeds(pipe, "", tokens) if plan.guidance > 1 else None
+        # last: close() undoes it, and only a denoiser that was built is closed
         self.routing = install_routing(pipe.transformer) if ranges else None
         if self.routing is not None:
             self.routing.key_ranges, self.routing.text_tokens = ranges, text_tokens
             self.routing.condition = self.embeds
-        self.reference = _reference_image(plan)
 
     def denoise(self, frames: np.ndarray, on_step: Callable[[int], None]) -> Any:
         from hdr_mcp.models.decode import denormalise_latents
@@ -466,20 +469,30 @@ def _pil(frames: np.ndarray) -> list[Any]:
     return [Image.fromarray(frame) for frame in codes]
 
 
-def _reference_image(plan: _Plan) -> Any:
-    if plan.reference_image is None:
-        return None
+def _reference_pixels(path: Path) -> np.ndarray:
+    """SDR code values (H, W, 3) of a reference image; scene-linear files are refused."""
     from hdr_mcp.io import read_image
 
-    image = read_image(plan.reference_image)
+    try:
+        image = read_image(path)
+    except InvalidArgument as e:
+        raise type(e)("reference_image", str(path), e.reason) from e
     if image.info.transfer == "linear":
-        raise InvalidArgument("reference_image", str(plan.reference_image), "is scene-linear "
-                              "HDR; give an SDR image (PNG, JPEG, TIFF)")
-    pixels = image.pixels[..., :3] if image.pixels.shape[-1] >= 3 else np.repeat(
-        image.pixels[..., :1], 3, axis=-1)
-    return _pil(_pad_space(pixels, plan)[None])[0] if pixels.shape[:2] == (
-        plan.source.height, plan.source.width) else _pil(pixels[None])[0].resize(
-        (plan.width, plan.height))
+        raise InvalidArgument("reference_image", str(path), "is scene-linear HDR; give an SDR "
+                              "image (PNG, JPEG, TIFF)")
+    pixels = image.pixels
+    return pixels[..., :3] if pixels.shape[-1] >= 3 else np.repeat(pixels[..., :1], 3, axis=-1)
+
+
+def _reference_image(plan: _Plan) -> Any:
+    """The reference as VACE takes it: padded like the frames when it has their size, else
+    resized to the model's frame size."""
+    if plan.reference_image is None:
+        return None
+    pixels = _reference_pixels(plan.reference_image)
+    if pixels.shape[:2] == (plan.source.height, plan.source.width):
+        return _pil(_pad_space(pixels, plan)[None])[0]
+    return _pil(pixels[None])[0].resize((plan.width, plan.height))
 
 
 def _token_masks(frames: np.ndarray, plan: _Plan, reference: bool) -> dict[str, Any]:
