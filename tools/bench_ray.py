@@ -8,7 +8,8 @@
    Median of ``--repeats`` jobs each, after a warm-up job. Goal: Ray / local <= 1.2.
 2. Throughput: a batch of classical conversions (``submit_batch``'s fan-out, one job per
    plate) drained by one CPU actor and by two, each given one core (``num_cpus=1``, so Ray
-   sets one thread each). Goal: two / one >= 1.6.
+   sets one thread each). Goal: two / one >= 1.6. Beside it, the same batch converted by one
+   and by two plain processes (the handler called directly): what this machine allows at all.
 
     OMP_NUM_THREADS=1 python tools/bench_ray.py [--repeats 15] [--plates 12] [--size 384]
 """
@@ -107,6 +108,31 @@ def throughput(scratch: Path, actors: int, plates: list[str], run: int) -> float
     return elapsed
 
 
+def _convert(job: tuple[str, str]) -> None:
+    """One classical conversion in a plain process: the kind's handler, no store, no Ray."""
+    from hdr_mcp.jobs.context import LocalContext
+    from hdr_mcp.jobs.kinds import job_kind
+
+    plate, out = job
+    kind = job_kind("sdr_to_hdr_video")
+    kind.handler()(kind.parse({"input": plate, "preview": False, "output_dir": out}),
+                   LocalContext(Path(f"{out}-work")))
+
+
+def plain(scratch: Path, processes: int, plates: list[str], run: int) -> float:
+    """Seconds for ``processes`` plain processes (warmed up) to convert the batch: the
+    machine's own ceiling, with nothing of the job system in the way."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        pool.map(_convert, [(plates[i], str(scratch / f"plain-warm-{processes}-{run}-{i}"))
+                            for i in range(processes)], chunksize=1)
+        start = time.perf_counter()
+        pool.map(_convert, [(plate, str(scratch / f"plain-{processes}-{run}-{i}"))
+                            for i, plate in enumerate(plates)], chunksize=1)
+        return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -140,15 +166,20 @@ def main() -> None:
                   f"(+{(remote - local) * 1000:.1f} ms): Ray / local {remote / local:.2f} "
                   "(goal <= 1.2)")
         plates = _plates(scratch / "plates", args.plates, args.size)
-        one, two = [], []
+        one, two, plain_one, plain_two = [], [], [], []
         for run in range(args.runs):
             one.append(throughput(scratch, 1, plates, run))
             two.append(throughput(scratch, 2, plates, run))
+            plain_one.append(plain(scratch, 1, plates, run))
+            plain_two.append(plain(scratch, 2, plates, run))
         print(f"batch of {args.plates} classical conversions ({args.size}x{args.size}), best of "
               f"{args.runs}:")
         print(f"  one actor:  {min(one):6.2f} s  ({args.plates / min(one):.2f} jobs/s)")
         print(f"  two actors: {min(two):6.2f} s  ({args.plates / min(two):.2f} jobs/s)")
         print(f"  throughput two / one: {min(one) / min(two):.2f}  (goal >= 1.6)")
+        ceiling = min(plain_one) / min(plain_two)
+        print(f"  the machine's ceiling, two plain processes over one (no store, no Ray): "
+              f"{ceiling:.2f}; Ray reaches {min(one) / min(two) / ceiling:.0%} of it")
     finally:
         ray.shutdown()
 

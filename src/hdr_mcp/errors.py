@@ -11,7 +11,21 @@ from typing import Any
 
 
 class HdrMcpError(Exception):
-    """Base class of the errors hdr-mcp raises on purpose (never a bug)."""
+    """Base class of the errors hdr-mcp raises on purpose (never a bug).
+
+    Every subclass pickles as it is, whatever its constructor takes, so an error raised in
+    another process (a multiprocessing pool, a Ray actor) arrives whole.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[HdrMcpError], args: tuple, state: dict[str, Any]) -> HdrMcpError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidArgument(HdrMcpError, ValueError):

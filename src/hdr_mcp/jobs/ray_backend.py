@@ -469,7 +469,7 @@ class RayPool:
                 if time.monotonic() - last_reap > self.stale_after_s / 2:
                     self.store.reap(self.stale_after_s)
                     last_reap = time.monotonic()
-                if not changed:
+                if not changed and not self._all_busy():
                     self._stop.wait(self.poll_s)
         finally:
             self._release()
@@ -488,10 +488,17 @@ class RayPool:
         """Ask :meth:`run` to return (actors keep running what they run)."""
         self._stop.set()
 
+    def _all_busy(self) -> bool:
+        return bool(self.slots) and all(slot.ref is not None for slot in self.slots)
+
     def step(self) -> bool:
-        """Collect finished calls, then claim jobs for idle actors; whether anything changed."""
+        """Collect finished calls, then claim jobs for idle actors; whether anything changed.
+        With every actor busy it waits up to ``poll_s`` for one to finish (no spinning: the
+        supervisor's core is the actors' too)."""
         ray = require_ray()
         pending = [slot.ref for slot in self.slots if slot.ref is not None]
+        if pending and self._all_busy():
+            ray.wait(pending, num_returns=1, timeout=self.poll_s)
         done = ray.wait(pending, num_returns=len(pending), timeout=0)[0] if pending else []
         by_ref = {slot.ref: slot for slot in self.slots if slot.ref is not None}
         for ref in done:
