@@ -60,7 +60,9 @@ def slow(params: dict, ctx: JobContext) -> dict:
             ctx.log(f"stopping at step {i}")
             raise JobCancelled(f"stopped at step {i}")
         time.sleep(dt)
-        checkpoint.write_text(str(i + 1))
+        partial = checkpoint.with_suffix(".partial")  # atomic, as real handlers write:
+        partial.write_text(str(i + 1))  # a SIGSTOP mid-write must not leave an empty file
+        os.replace(partial, checkpoint)
         ctx.progress(i + 1, steps, f"step {i + 1}")
     return {"steps": steps, "resumed_from": start, "pid": os.getpid()}
 
