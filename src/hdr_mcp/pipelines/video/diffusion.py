@@ -55,6 +55,7 @@ import numpy as np
 
 from hdr_mcp.errors import InvalidArgument
 from hdr_mcp.params.sdr_to_hdr import SdrToHdrParams
+from hdr_mcp.pipelines.sdr_to_hdr import EXR_PATTERN, SEQUENCE_FPS
 from hdr_mcp.pipelines.video.exposure import PromptParts
 from hdr_mcp.pipelines.video.windows import WindowPlan
 
@@ -65,8 +66,6 @@ if TYPE_CHECKING:
 
 __all__ = ["METHODS", "MethodSpec", "check_inputs", "convert_with_diffusion"]
 
-EXR_PATTERN = "frame_%05d.exr"
-SEQUENCE_FPS = 24.0
 HALF_MAX = 65504.0
 #: Where a job keeps each finished window's latents (inside ``ctx.workdir``).
 CHECKPOINTS = "windows"
