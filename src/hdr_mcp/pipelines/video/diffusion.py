@@ -212,7 +212,6 @@ def _model_size(entry: ModelFamily, height: int, width: int, stages: int = 1
 def _lora(p: SdrToHdrParams, entry: ModelFamily, spec: MethodSpec,
           check: Callable[[str, Any], Path]) -> _Lora:
     """The LoRA (given, else the family's public HDR LoRA) and the curve it generates."""
-    from hdr_mcp.color import encoding as curve
     from hdr_mcp.models.lora import check_family, read_hdr_lora_info, resolve_lora_source
 
     source = p.lora
@@ -233,7 +232,6 @@ def _lora(p: SdrToHdrParams, entry: ModelFamily, spec: MethodSpec,
             f"generates {info.encoding}")
         raise InvalidArgument("lora", source, f"{said}; method {p.method!r} needs a LoRA that "
                               f"generates {spec.encoding}")
-    curve(info.encoding)
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return _Lora(str(path), digest, info.encoding, dict(info.encoding_params),
                  (float(info.code_range["vae_min"]), float(info.code_range["vae_max"])),
