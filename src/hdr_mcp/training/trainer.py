@@ -131,9 +131,12 @@ class _Source:
         self.cache = cache
         self.items = {item.index: item for item in (*run_parts["index"].train,
                                                       *run_parts["index"].validation)}
+        # the items the cache holds: precompute_latents encodes the training split only
+        self.cached = ({item.index for item in run_parts["index"].train} if cache is not None
+                       else set())
 
     def get(self, index: int, variant: int) -> dict[str, Any]:
-        if self.cache is not None and index in self.cache_items():
+        if index in self.cached:
             return self.cache.get(index, variant)
         from hdr_mcp.training.datasets import load_sample
         from hdr_mcp.training.latents import encode_item
@@ -142,9 +145,6 @@ class _Source:
         sample = load_sample(self.items[index], p["index"].buckets[index], p["config"],
                              p["loaded"].family, variant)
         return encode_item(p["loaded"].pipe, p["family"], sample, p["config"])
-
-    def cache_items(self) -> set[int]:
-        return {item.index for item in self.parts["index"].train}
 
 
 # -- 2. set-up ---------------------------------------------------------------------------------
