@@ -370,12 +370,13 @@ def adapter_state(run: Run) -> dict[str, Any]:
     return {k: v.detach().float().cpu().contiguous() for k, v in state.items()}
 
 
-def save_lora(run: Run, path: Path) -> Path:
-    """The adapter as an HDR LoRA file (diffusers layout + hdr_mcp metadata + sidecar)."""
+def save_lora(run: Run, path: Path, state: dict[str, Any]) -> Path:
+    """The adapter's ``state`` (:func:`adapter_state`) as an HDR LoRA file (diffusers layout +
+    hdr_mcp metadata + sidecar)."""
     from hdr_mcp.models.lora import save_hdr_lora
 
     config = run.transformer.peft_config[ADAPTER].to_dict()
-    return save_hdr_lora(adapter_state(run), config, path, lora_info(run),
+    return save_hdr_lora(state, config, path, lora_info(run),
                          pipeline_class=type(run.loaded.pipe))
 
 
@@ -389,8 +390,9 @@ def checkpoint(run: Run) -> Path | None:
         return None
 
     def write(folder: Path) -> None:
-        save_file(adapter_state(run), str(folder / "adapter.safetensors"))
-        save_lora(run, folder / "hdr_lora.safetensors")
+        state = adapter_state(run)
+        save_file(state, str(folder / "adapter.safetensors"))
+        save_lora(run, folder / "hdr_lora.safetensors", state)
         torch.save(run.optimizer.state_dict(), folder / "optimizer.pt")
         torch.save(run.lr_scheduler.state_dict(), folder / "scheduler.pt")
         torch.save(rng_states(), folder / "rng.pt")
@@ -513,9 +515,10 @@ def final_files(run: Run) -> dict[str, str]:
 
     folder = run.output_dir / "lora"
     folder.mkdir(exist_ok=True)
-    diffusers_path = save_lora(run, folder / "hdr_lora.safetensors")
+    state = adapter_state(run)
+    diffusers_path = save_lora(run, folder / "hdr_lora.safetensors", state)
     alpha = run.config.lora_alpha or run.config.rank
-    comfy = to_comfyui_state_dict(adapter_state(run), alpha, family=run.loaded.family.name)
+    comfy = to_comfyui_state_dict(state, alpha, family=run.loaded.family.name)
     comfy_path = folder / "hdr_lora_comfyui.safetensors"
     with atomic_path(comfy_path) as temporary:
         save_file(comfy, str(temporary), metadata=lora_info(run).to_metadata())
