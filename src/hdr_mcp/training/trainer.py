@@ -596,5 +596,8 @@ def _result(run: Run, last: Path | None, files: dict[str, str]) -> dict[str, Any
     if renders:
         result["preview_png"] = renders[-1]["preview_png"]
     if run.is_main:
-        (run.output_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        from hdr_mcp.io.atomic import atomic_path
+
+        with atomic_path(run.output_dir / "result.json") as temporary:
+            temporary.write_text(json.dumps(result, indent=2) + "\n")
     return result
