@@ -150,6 +150,7 @@ def bucket_for(width: int, height: int, resolution: int, multiple: int) -> Bucke
 
 
 def _buckets(items: list[Item], config: DataConfig, multiple: int) -> dict[int, Bucket]:
+    fixed = None
     if config.buckets == "none":
         first = items[0]
         for item in items[1:]:
@@ -158,11 +159,10 @@ def _buckets(items: list[Item], config: DataConfig, multiple: int) -> dict[int, 
                                       f"{item.width}x{item.height} here, {first.width}x"
                                       f"{first.height} in {first.key} (buckets=none needs one "
                                       "size; buckets=aspect groups them)")
+        fixed = bucket_for(first.width, first.height, config.resolution, multiple)
     buckets = {}
     for item in items:
-        bucket = bucket_for(item.width, item.height, config.resolution, multiple)
-        if config.buckets == "none":
-            bucket = bucket_for(first.width, first.height, config.resolution, multiple)
+        bucket = fixed or bucket_for(item.width, item.height, config.resolution, multiple)
         if item.width < bucket.width or item.height < bucket.height:
             raise InvalidArgument("resolution", config.resolution, f"{item.files[0]} is "
                                   f"{item.width}x{item.height}, smaller than its {bucket.width}x"

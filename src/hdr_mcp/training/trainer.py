@@ -131,9 +131,12 @@ class _Source:
         self.cache = cache
         self.items = {item.index: item for item in (*run_parts["index"].train,
                                                       *run_parts["index"].validation)}
+        # the items the cache holds: precompute_latents encodes the training split only
+        self.cached = ({item.index for item in run_parts["index"].train} if cache is not None
+                       else set())
 
     def get(self, index: int, variant: int) -> dict[str, Any]:
-        if self.cache is not None and index in self.cache_items():
+        if index in self.cached:
             return self.cache.get(index, variant)
         from hdr_mcp.training.datasets import load_sample
         from hdr_mcp.training.latents import encode_item
@@ -142,9 +145,6 @@ class _Source:
         sample = load_sample(self.items[index], p["index"].buckets[index], p["config"],
                              p["loaded"].family, variant)
         return encode_item(p["loaded"].pipe, p["family"], sample, p["config"])
-
-    def cache_items(self) -> set[int]:
-        return {item.index for item in self.parts["index"].train}
 
 
 # -- 2. set-up ---------------------------------------------------------------------------------
@@ -370,12 +370,13 @@ def adapter_state(run: Run) -> dict[str, Any]:
     return {k: v.detach().float().cpu().contiguous() for k, v in state.items()}
 
 
-def save_lora(run: Run, path: Path) -> Path:
-    """The adapter as an HDR LoRA file (diffusers layout + hdr_mcp metadata + sidecar)."""
+def save_lora(run: Run, path: Path, state: dict[str, Any]) -> Path:
+    """The adapter's ``state`` (:func:`adapter_state`) as an HDR LoRA file (diffusers layout +
+    hdr_mcp metadata + sidecar)."""
     from hdr_mcp.models.lora import save_hdr_lora
 
     config = run.transformer.peft_config[ADAPTER].to_dict()
-    return save_hdr_lora(adapter_state(run), config, path, lora_info(run),
+    return save_hdr_lora(state, config, path, lora_info(run),
                          pipeline_class=type(run.loaded.pipe))
 
 
@@ -389,8 +390,9 @@ def checkpoint(run: Run) -> Path | None:
         return None
 
     def write(folder: Path) -> None:
-        save_file(adapter_state(run), str(folder / "adapter.safetensors"))
-        save_lora(run, folder / "hdr_lora.safetensors")
+        state = adapter_state(run)
+        save_file(state, str(folder / "adapter.safetensors"))
+        save_lora(run, folder / "hdr_lora.safetensors", state)
         torch.save(run.optimizer.state_dict(), folder / "optimizer.pt")
         torch.save(run.lr_scheduler.state_dict(), folder / "scheduler.pt")
         torch.save(rng_states(), folder / "rng.pt")
@@ -513,9 +515,10 @@ def final_files(run: Run) -> dict[str, str]:
 
     folder = run.output_dir / "lora"
     folder.mkdir(exist_ok=True)
-    diffusers_path = save_lora(run, folder / "hdr_lora.safetensors")
+    state = adapter_state(run)
+    diffusers_path = save_lora(run, folder / "hdr_lora.safetensors", state)
     alpha = run.config.lora_alpha or run.config.rank
-    comfy = to_comfyui_state_dict(adapter_state(run), alpha, family=run.loaded.family.name)
+    comfy = to_comfyui_state_dict(state, alpha, family=run.loaded.family.name)
     comfy_path = folder / "hdr_lora_comfyui.safetensors"
     with atomic_path(comfy_path) as temporary:
         save_file(comfy, str(temporary), metadata=lora_info(run).to_metadata())
@@ -593,5 +596,8 @@ def _result(run: Run, last: Path | None, files: dict[str, str]) -> dict[str, Any
     if renders:
         result["preview_png"] = renders[-1]["preview_png"]
     if run.is_main:
-        (run.output_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        from hdr_mcp.io.atomic import atomic_path
+
+        with atomic_path(run.output_dir / "result.json") as temporary:
+            temporary.write_text(json.dumps(result, indent=2) + "\n")
     return result
