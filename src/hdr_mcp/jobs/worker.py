@@ -450,18 +450,16 @@ def run_worker(params: WorkerParams | None = None, **overrides: Any) -> int:
         store.close()
 
 
-def ray_pool(p: Any, store: JobStore) -> Any:
-    """A :class:`hdr_mcp.jobs.ray_backend.RayPool` on ``store`` configured by ``p`` (worker
-    or server parameters with ``ray_address``, ``actors``, ``cpus_per_actor``)."""
+def ray_pool(p: WorkerParams, store: JobStore) -> Any:
+    """A :class:`hdr_mcp.jobs.ray_backend.RayPool` on ``store`` configured by ``hdr-mcp
+    worker --backend ray``'s parameters."""
     from hdr_mcp.jobs.ray_backend import RayPool
 
-    budget = getattr(p, "memory_budget_gb", None)
+    budget = p.memory_budget_gb
     return RayPool(
         store, actors=p.actors, address=p.ray_address, cpus_per_actor=p.cpus_per_actor,
-        kinds=getattr(p, "kinds", None), poll_s=getattr(p, "poll_seconds", 0.05),
-        heartbeat_s=getattr(p, "heartbeat_seconds", 2.0),
-        stale_after_s=getattr(p, "stale_after_seconds", DEFAULT_STALE_AFTER_S),
-        offload=getattr(p, "offload", None),
+        kinds=p.kinds, poll_s=p.poll_seconds, heartbeat_s=p.heartbeat_seconds,
+        stale_after_s=p.stale_after_seconds, offload=p.offload,
         memory_budget_bytes=None if budget is None else int(budget * 1e9),
     )
 
