@@ -141,17 +141,18 @@ class JobKind:
     def model_key(self, params: BaseModel) -> str | None:
         """What model the job loads (workers that hold it are preferred), from its ``model``
         (or its ``config`` file's, for the training kinds)."""
-        model = _field(params, "model")
+        (model,) = _fields(params, "model")
         return None if model is None else str(model)
 
     def needs_gpu(self, params: BaseModel) -> bool:
         """Whether only a GPU worker may take the job: a ``cuda`` kind (or a method in
         ``gpu_methods``) on a real (not tiny) model, unless the caller allowed the CPU
         (``allow_cpu``)."""
-        model = str(_field(params, "model") or "")
         gpu = self.device == "cuda" or getattr(params, "method", None) in self.gpu_methods
-        return (gpu and not model.startswith("tiny-")
-                and not _field(params, "allow_cpu"))
+        if not gpu:
+            return False
+        model, allow_cpu = _fields(params, "model", "allow_cpu")
+        return not str(model or "").startswith("tiny-") and not allow_cpu
 
     def parse(self, params: Mapping[str, Any] | BaseModel) -> Any:
         """Validate ``params`` with the kind's model (a dict passes through without one)."""
@@ -205,18 +206,20 @@ def _folder_name(item: str) -> str:
     return (path.parent.name if pattern else path.stem) or "input"
 
 
-def _field(params: BaseModel, name: str) -> Any:
-    """``params.name``, or the value its ``config`` file gives when the argument is unset."""
-    value = getattr(params, name, None)
+def _fields(params: BaseModel, *names: str) -> list[Any]:
+    """``params``' values of ``names``, those unset taken from its ``config`` file (read once)."""
+    values = [getattr(params, name, None) for name in names]
     path = getattr(params, "config", None)
-    if value is None and path is not None and hasattr(type(params), "config_class"):
+    if None in values and path is not None and hasattr(type(params), "config_class"):
         from hdr_mcp.params.training import load_config_file
 
         try:
-            value = load_config_file(path, type(params).config_class).get(name)
+            file = load_config_file(path, type(params).config_class)
         except InvalidArgument:
-            return None  # the handler reports the bad file
-    return value
+            return values  # the handler reports the bad file
+        values = [file.get(name) if value is None else value
+                  for name, value in zip(names, values, strict=True)]
+    return values
 
 
 BUILTIN_KINDS: Mapping[str, JobKind] = MappingProxyType({

@@ -144,10 +144,7 @@ class RemoteStore:
         self._lost: set[str] = set()
         self._lock = threading.Lock()
 
-    def workdir(self, job_id: str) -> Path:
-        path = self.home / "jobs" / job_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    workdir = JobStore.workdir  # home/jobs/<id>, the same folder as on the store's node
 
     def __getattr__(self, method: str) -> Any:
         if method not in _REMOTE_METHODS:

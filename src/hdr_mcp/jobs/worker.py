@@ -185,19 +185,8 @@ class Worker:
         _log.info("worker %s: %s, stopping after the current job", self.worker_id, name)
         self._stop.set()
 
-    @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
-        # signal.signal only works in the main thread; a worker run from a test thread
-        # is stopped with .stop() instead.
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
+    def _signals(self) -> contextlib.AbstractContextManager[None]:
+        return _stop_signals(self._on_signal)
 
     # -- main loop ---------------------------------------------------------------------------
 
@@ -450,18 +439,16 @@ def run_worker(params: WorkerParams | None = None, **overrides: Any) -> int:
         store.close()
 
 
-def ray_pool(p: Any, store: JobStore) -> Any:
-    """A :class:`hdr_mcp.jobs.ray_backend.RayPool` on ``store`` configured by ``p`` (worker
-    or server parameters with ``ray_address``, ``actors``, ``cpus_per_actor``)."""
+def ray_pool(p: WorkerParams, store: JobStore) -> Any:
+    """A :class:`hdr_mcp.jobs.ray_backend.RayPool` on ``store`` configured by ``hdr-mcp
+    worker --backend ray``'s parameters."""
     from hdr_mcp.jobs.ray_backend import RayPool
 
-    budget = getattr(p, "memory_budget_gb", None)
+    budget = p.memory_budget_gb
     return RayPool(
         store, actors=p.actors, address=p.ray_address, cpus_per_actor=p.cpus_per_actor,
-        kinds=getattr(p, "kinds", None), poll_s=getattr(p, "poll_seconds", 0.05),
-        heartbeat_s=getattr(p, "heartbeat_seconds", 2.0),
-        stale_after_s=getattr(p, "stale_after_seconds", DEFAULT_STALE_AFTER_S),
-        offload=getattr(p, "offload", None),
+        kinds=p.kinds, poll_s=p.poll_seconds, heartbeat_s=p.heartbeat_seconds,
+        stale_after_s=p.stale_after_seconds, offload=p.offload,
         memory_budget_bytes=None if budget is None else int(budget * 1e9),
     )
 
@@ -471,19 +458,31 @@ def _run_ray_pool(p: WorkerParams, store: JobStore) -> int:
     until nothing is queued or running), then end its actors (a crash leaves them running
     for the next supervisor to adopt)."""
     pool = ray_pool(p, store)
-    main = threading.current_thread() is threading.main_thread()
-    previous = {s: signal.signal(s, lambda *_: pool.stop())
-                for s in (signal.SIGTERM, signal.SIGINT) if main}
+    with _stop_signals(lambda *_: pool.stop()):
+        try:
+            pool.start()
+            _log.info("ray pool on %s: %d actor(s): %s", store.home, len(pool.slots),
+                      ", ".join(f"{s.name} ({'gpu' if s.gpu else 'cpu'}, node {s.node})"
+                                for s in pool.slots))
+            return pool.run(burst=p.burst)
+        finally:
+            pool.close(kill_actors=True)
+
+
+@contextlib.contextmanager
+def _stop_signals(handler: Callable[[int, Any], Any]) -> Iterator[None]:
+    """``handler`` answers SIGTERM and SIGINT inside the block, then the previous handlers
+    again. signal.signal only works in the main thread: elsewhere (a worker or pool run from
+    a test thread) nothing is installed and ``.stop()`` ends the loop instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        pool.start()
-        _log.info("ray pool on %s: %d actor(s): %s", store.home, len(pool.slots),
-                  ", ".join(f"{s.name} ({'gpu' if s.gpu else 'cpu'}, node {s.node})"
-                            for s in pool.slots))
-        return pool.run(burst=p.burst)
+        yield
     finally:
-        pool.close(kill_actors=True)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for s, old in previous.items():
+            signal.signal(s, old)
 
 
 # -- detached workers for the MCP server ------------------------------------------------------

@@ -17,7 +17,6 @@ import json
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -130,12 +129,11 @@ class HdrServer:
             if self._pool is not None:  # its actors were all stopped (hdr-mcp workers --stop)
                 self._pool.close()
                 self._pool = None
-            from hdr_mcp.jobs.ray_backend import PoolBusy
-            from hdr_mcp.jobs.worker import ray_pool
+            from hdr_mcp.jobs.ray_backend import PoolBusy, RayPool
 
             c = self.config
-            pool = ray_pool(SimpleNamespace(ray_address=c.ray_address, actors=c.ray_actors,
-                                            cpus_per_actor=c.cpus_per_actor), self.store)
+            pool = RayPool(self.store, actors=c.ray_actors, address=c.ray_address,
+                           cpus_per_actor=c.cpus_per_actor)
             try:
                 pool.start()
             except PoolBusy:
