@@ -91,23 +91,28 @@ def _serve(server: Any, *, http: bool, host: str, port: int) -> None:
         # DNS-rebinding protection only knows loopback names; with a token every request is
         # authenticated, so the Host check is relaxed for the address we bind.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    _check_port_free(host, port)
+    listening = _listen(host, port)
     app = server.streamable_http_app(host=host, transport_security=security)
     asgi = BearerTokenMiddleware(app, token) if token else app
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(f"hdr-mcp: serving MCP (streamable HTTP) at http://{shown}:{port}/mcp"
                      f"{' (bearer token required)' if token else ''}; Ctrl-C to stop\n")
-    uvicorn.run(asgi, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(asgi, log_level="warning")).run(sockets=[listening])
 
 
-def _check_port_free(host: str, port: int) -> None:
-    """An :class:`InvalidArgument` naming ``port`` when another process listens on it (uvicorn
-    would print its own message and exit 3)."""
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket already listening on ``host:port``, so the address printed next answers at
+    once (connections queue until uvicorn accepts them); an :class:`InvalidArgument` naming
+    ``port`` when another process listens there (uvicorn would print its own message and
+    exit 3)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as e:
-            raise InvalidArgument("port", port, f"cannot listen on {host}:{port}: {e.strerror}; "
-                                  "pass another --port") from None
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+        listening.listen(128)
+    except OSError as e:
+        listening.close()
+        raise InvalidArgument("port", port, f"cannot listen on {host}:{port}: {e.strerror}; "
+                              "pass another --port") from None
+    return listening
